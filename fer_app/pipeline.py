@@ -1,0 +1,254 @@
+"""EmotionRecognizer: one frame in, labelled faces out. Used by the app, the CLI and the benchmarks.
+
+frame (BGR) -> grey -> detect (full, or near known faces) -> crop_face -> classify (one batch)
+            -> track ids + EMA smoothing -> FrameResult
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from fer_app import preprocess
+from fer_app.classify import EmotionClassifier
+from fer_app.detect import Box, FaceDetector, HaarDetector, iou
+from fer_app.labels import EMOTIONS
+from fer_app.track import FaceTracker, Track
+
+
+@dataclass
+class Face:
+    box: Box  # (x, y, w, h) in the analysed frame's pixels
+    probabilities: (
+        np.ndarray
+    )  # (7,) in FER2013 order (labels.EMOTIONS); smoothed on the video path
+    track_id: int | None = (
+        None  # stable across frames on the video/live path; None for stills
+    )
+
+    @property
+    def emotion(self) -> str:
+        return EMOTIONS[int(np.argmax(self.probabilities))]
+
+    @property
+    def confidence(self) -> float:
+        return float(np.max(self.probabilities))
+
+    def to_dict(self) -> dict:
+        d = {
+            "box": [int(v) for v in self.box],
+            "emotion": self.emotion,
+            "confidence": round(self.confidence, 4),
+            "probabilities": {
+                name: round(float(p), 4)
+                for name, p in zip(EMOTIONS, self.probabilities)
+            },
+        }
+        if self.track_id is not None:
+            d["track_id"] = int(self.track_id)
+        return d
+
+
+@dataclass
+class FrameResult:
+    faces: list[Face]
+    timestamp: float  # seconds: the frame time on the video path, time.monotonic() live if none given
+    width: int
+    height: int
+    detected: bool = True  # False when faces were only followed near their last boxes
+
+    def to_dict(self) -> dict:
+        return {
+            "timestamp": round(float(self.timestamp), 4),
+            "width": self.width,
+            "height": self.height,
+            "detected": self.detected,
+            "faces": [f.to_dict() for f in self.faces],
+        }
+
+
+def default_live_detector() -> HaarDetector:
+    """Settings for video and live frames (chosen by measurement: benchmarks/RESULTS.md)."""
+    return HaarDetector(
+        scale_factor=1.2, min_neighbors=5, min_face=40, detect_width=480
+    )
+
+
+def default_still_detector() -> HaarDetector:
+    """Photos are analysed once, so they get a finer, slower search."""
+    return HaarDetector(
+        scale_factor=1.1, min_neighbors=5, min_face=24, detect_width=1280
+    )
+
+
+class EmotionRecognizer:
+    """Detects, classifies and (on the video path) tracks faces.
+
+    `analyze(frame, timestamp)` is for consecutive frames of one video or
+    camera: a full detection every `detect_every` frames, and in between each
+    known face is searched for only near its last box; probabilities are
+    smoothed per track (`smoothing` is the weight kept from the past, 0 = no
+    smoothing) and each face is re-classified every `classify_every` frames.
+    `analyze_image(image)` is for stills: a full, finer detection, no
+    tracking, no smoothing. `reset()` forgets all tracks (a new video).
+
+    Run-time settings (safe to change between calls): the attributes
+    `smoothing`, `detect_every`, `classify_every`, and the detectors'
+    `min_neighbors` / `min_face` / `scale_factor`; `configure(...)` sets any
+    of them on both detectors at once.
+    """
+
+    def __init__(
+        self,
+        detector: FaceDetector | None = None,
+        classifier: EmotionClassifier | None = None,
+        smoothing: float = 0.6,
+        detect_every: int = 5,
+        classify_every: int = 1,
+        track_timeout: float = 0.7,
+        still_detector: FaceDetector | None = None,
+        margin: float | None = None,
+        max_hold: int = 2,
+    ):
+        self.detector = detector or default_live_detector()
+        self.still_detector = still_detector or (
+            detector if detector is not None else default_still_detector()
+        )
+        self.classifier = classifier or EmotionClassifier()
+        self.smoothing = smoothing
+        self.detect_every = detect_every
+        self.classify_every = classify_every
+        self.margin = margin  # None: preprocess.FACE_MARGIN, the measured value
+        self.max_hold = (
+            max_hold  # frames a face missed by the near search is still reported
+        )
+        self.tracker = FaceTracker(timeout_s=track_timeout)
+        self._frame_index = 0
+
+    def configure(self, **settings) -> None:
+        """Change settings at run time: smoothing, detect_every, classify_every, track_timeout,
+        min_neighbors, min_face, scale_factor (the last three on both detectors)."""
+        for name, value in settings.items():
+            if value is None:
+                continue
+            if name in ("smoothing", "detect_every", "classify_every"):
+                setattr(self, name, value)
+            elif name == "track_timeout":
+                self.tracker.timeout_s = value
+            elif name in ("min_neighbors", "min_face", "scale_factor"):
+                for det in {
+                    id(self.detector): self.detector,
+                    id(self.still_detector): self.still_detector,
+                }.values():
+                    if hasattr(det, name):
+                        setattr(det, name, value)
+            else:
+                raise TypeError(f"unknown setting: {name}")
+
+    def reset(self) -> None:
+        self.tracker.reset()
+        self._frame_index = 0
+
+    def analyze_image(self, image_bgr: np.ndarray) -> FrameResult:
+        grey = preprocess.to_grey(image_bgr)
+        boxes = sorted(self.still_detector.detect(grey), key=lambda b: (b[0], b[1]))
+        probs = self._classify(grey, boxes)
+        faces = [Face(box=b, probabilities=p) for b, p in zip(boxes, probs)]
+        return FrameResult(
+            faces=faces,
+            timestamp=0.0,
+            width=grey.shape[1],
+            height=grey.shape[0],
+            detected=True,
+        )
+
+    def analyze(
+        self, frame_bgr: np.ndarray, timestamp: float | None = None
+    ) -> FrameResult:
+        t = time.monotonic() if timestamp is None else float(timestamp)
+        grey = preprocess.to_grey(frame_bgr)
+        tracker = self.tracker
+        tracker.expire(t)
+        can_follow = hasattr(self.detector, "detect_near")
+        full = (
+            not can_follow
+            or self.detect_every <= 1
+            or self._frame_index % self.detect_every == 0
+        )
+
+        found: list[tuple[Track, Box]] = []
+        if full:
+            boxes = self.detector.detect(grey)
+            matched = tracker.match(boxes)
+            seen = set()
+            for box, track in zip(boxes, matched):
+                track = track or tracker.start(box, t)
+                seen.add(track.id)
+                track.unconfirmed = 0
+                found.append((track, box))
+            for track in tracker.tracks:
+                if track.id not in seen:
+                    track.unconfirmed += 1
+            # A face no full detection has found three times running is dropped (a false positive
+            # kept alive by the near search, or a face turned away).
+            tracker.tracks = [tr for tr in tracker.tracks if tr.unconfirmed < 3]
+        else:
+            for track in tracker.tracks:
+                box = self.detector.detect_near(grey, track.box)
+                if box is not None:
+                    found.append((track, box))
+            found = _drop_duplicates(found)
+
+        for track, box in found:
+            track.box, track.last_seen, track.misses = box, t, 0
+        found_ids = {track.id for track, _ in found}
+        for track in tracker.tracks:
+            if track.id not in found_ids:
+                track.misses += 1
+            track.age += 1
+
+        due = [
+            tr
+            for tr, _ in found
+            if tr.probabilities is None
+            or self._frame_index - tr.last_classified >= max(1, self.classify_every)
+        ]
+        for track, p in zip(due, self._classify(grey, [tr.box for tr in due])):
+            track.smooth(p, self.smoothing)
+            track.last_classified = self._frame_index
+
+        shown = [
+            tr
+            for tr in tracker.tracks
+            if tr.probabilities is not None and tr.misses <= self.max_hold
+        ]
+        faces = [
+            Face(box=tr.box, probabilities=tr.probabilities.copy(), track_id=tr.id)
+            for tr in sorted(shown, key=lambda tr: tr.id)
+        ]
+        self._frame_index += 1
+        return FrameResult(
+            faces=faces,
+            timestamp=t,
+            width=grey.shape[1],
+            height=grey.shape[0],
+            detected=full,
+        )
+
+    def _classify(self, grey: np.ndarray, boxes: list[Box]) -> np.ndarray:
+        if not boxes:
+            return np.zeros((0, len(EMOTIONS)), dtype=np.float32)
+        margin = preprocess.FACE_MARGIN if self.margin is None else self.margin
+        crops = np.stack([preprocess.crop_face(grey, b, margin=margin) for b in boxes])
+        return self.classifier.predict(crops)
+
+
+def _drop_duplicates(found: list[tuple[Track, Box]]) -> list[tuple[Track, Box]]:
+    """When two tracks converge on one face, the older track keeps it."""
+    kept: list[tuple[Track, Box]] = []
+    for track, box in sorted(found, key=lambda f: f[0].id):
+        if all(iou(box, other) < 0.5 for _, other in kept):
+            kept.append((track, box))
+    return kept

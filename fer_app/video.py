@@ -1,0 +1,376 @@
+"""Offline video analysis (PyAV): decode, analyse, annotate, summarise, one frame at a time.
+
+Memory stays flat however long the video is: frames are decoded, analysed,
+drawn and encoded one by one, and the timeline holds one row per second.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from fer_app.draw import draw_results
+from fer_app.errors import BadVideoError
+from fer_app.labels import EMOTIONS, NUM_CLASSES
+from fer_app.stats import Timeline
+
+MAX_PIXELS = 7680 * 4320  # 8K
+# Audio codecs an MP4 can carry as they are; anything else is re-encoded to AAC.
+MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "alac", "opus"}
+MAX_BAD_PACKETS = 50
+
+Progress = Callable[[int, "int | None"], None]
+
+
+@dataclass
+class VideoSummary:
+    duration: float = 0.0  # seconds of video decoded
+    width: int = 0  # as displayed, after rotation
+    height: int = 0
+    rotation: int = (
+        0  # degrees counterclockwise applied to frames to display them upright
+    )
+    source_fps: float = 0.0
+    frames_decoded: int = 0
+    frames_analysed: int = 0
+    faces_seen: int = 0  # face observations: faces summed over analysed frames
+    max_faces: int = 0  # most faces in one frame
+    tracks_seen: int = 0  # distinct track ids
+    emotion_counts: dict[str, int] = field(
+        default_factory=lambda: {name: 0 for name in EMOTIONS}
+    )
+    mean_probabilities: np.ndarray = field(
+        default_factory=lambda: np.zeros(NUM_CLASSES)
+    )
+    audio: str = "none"  # none | copied | re-encoded | dropped
+    notes: list[str] = field(default_factory=list)
+    timeline: Timeline | None = None
+
+    @property
+    def emotion_shares(self) -> dict[str, float]:
+        """Share of face observations labelled with each emotion."""
+        total = sum(self.emotion_counts.values())
+        return {
+            name: (count / total if total else 0.0)
+            for name, count in self.emotion_counts.items()
+        }
+
+    def to_dict(self) -> dict:
+        return {
+            "duration": round(self.duration, 3),
+            "width": self.width,
+            "height": self.height,
+            "rotation": self.rotation,
+            "source_fps": round(self.source_fps, 3),
+            "frames_decoded": self.frames_decoded,
+            "frames_analysed": self.frames_analysed,
+            "faces_seen": self.faces_seen,
+            "max_faces": self.max_faces,
+            "tracks_seen": self.tracks_seen,
+            "emotion_shares": {k: round(v, 4) for k, v in self.emotion_shares.items()},
+            "mean_probabilities": {
+                k: round(float(v), 4) for k, v in zip(EMOTIONS, self.mean_probabilities)
+            },
+            "audio": self.audio,
+            "notes": list(self.notes),
+        }
+
+
+def _open_input(path: Path):
+    import av
+
+    if not path.exists():
+        raise BadVideoError(f"{path}: no such file")
+    if not path.is_file():
+        raise BadVideoError(f"{path}: not a file")
+    if path.stat().st_size == 0:
+        raise BadVideoError(f"{path.name}: empty file (0 bytes)")
+    try:
+        container = av.open(str(path), mode="r")
+    except av.error.FFmpegError as e:
+        raise BadVideoError(
+            f"{path.name}: not a video, or a format this tool cannot read ({_reason(e)})"
+        ) from None
+    except (OSError, ValueError) as e:
+        raise BadVideoError(f"{path.name}: cannot open ({e})") from None
+    if not container.streams.video:
+        container.close()
+        raise BadVideoError(f"{path.name}: has no video stream")
+    stream = container.streams.video[0]
+    if stream.codec_context is None or not stream.codec_context.name:
+        container.close()
+        raise BadVideoError(f"{path.name}: video codec not supported")
+    w, h = stream.codec_context.width, stream.codec_context.height
+    if w * h > MAX_PIXELS:
+        container.close()
+        raise BadVideoError(
+            f"{path.name}: video frames too large ({w}x{h}; the limit is 8K)"
+        )
+    return container, stream
+
+
+def _reason(e: Exception) -> str:
+    return getattr(e, "strerror", None) or str(e)
+
+
+def _total_frames(container, stream, rate: float) -> int | None:
+    if stream.frames:
+        return int(stream.frames)
+    duration = None
+    if stream.duration and stream.time_base:
+        duration = float(stream.duration * stream.time_base)
+    elif container.duration:
+        duration = container.duration / 1_000_000
+    if duration and rate:
+        return max(1, round(duration * rate))
+    return None
+
+
+def _upright(image: np.ndarray, rotation: int) -> np.ndarray:
+    """Apply the display rotation (degrees counterclockwise, multiples of 90)."""
+    k = round(rotation / 90.0) % 4
+    return np.ascontiguousarray(np.rot90(image, k)) if k else image
+
+
+class _AnnotatedWriter:
+    """H.264 MP4 out, the input's audio copied (or re-encoded to AAC) when there is some."""
+
+    def __init__(
+        self, out_path: Path, rate: Fraction, in_audio, preset: str = "veryfast"
+    ):
+        import av
+
+        self.path = out_path
+        self.container = av.open(str(out_path), mode="w", format="mp4")
+        self.rate = rate
+        self.video = None
+        self.preset = preset
+        self.audio_mode = "none"
+        self.in_audio = in_audio
+        self.audio = None
+        self.resampler = None
+        if in_audio is not None:
+            name = in_audio.codec_context.name if in_audio.codec_context else ""
+            try:
+                if name in MP4_AUDIO:
+                    self.audio = self.container.add_stream_from_template(in_audio)
+                    self.audio_mode = "copied"
+                else:
+                    self.audio = self.container.add_stream(
+                        "aac", rate=in_audio.codec_context.sample_rate or 44100
+                    )
+                    self.resampler = av.AudioResampler(
+                        format="fltp",
+                        layout="stereo",
+                        rate=self.audio.codec_context.sample_rate,
+                    )
+                    self.audio.codec_context.layout = "stereo"
+                    self.audio_mode = "re-encoded"
+            except (av.error.FFmpegError, ValueError, TypeError):
+                self.audio, self.audio_mode = None, "dropped"
+        self._last_pts = -1
+        self._pending_audio: list = []  # audio that arrives before the first video frame fixes the size
+
+    def _open_video(self, width: int, height: int) -> None:
+        self.video = self.container.add_stream("libx264", rate=self.rate)
+        self.video.width, self.video.height = width, height
+        self.video.pix_fmt = "yuv420p"
+        self.video.codec_context.time_base = 1 / self.rate
+        self.video.options = {"preset": self.preset, "crf": "23"}
+
+    def write_frame(self, bgr: np.ndarray, t: float) -> None:
+        import av
+
+        # yuv420p needs even sides: drop an odd last row / column.
+        h, w = bgr.shape[0] & ~1, bgr.shape[1] & ~1
+        if self.video is None:
+            self._open_video(w, h)
+            pending, self._pending_audio = self._pending_audio, []
+            for packet in pending:
+                self.write_audio_packet(packet)
+        frame = av.VideoFrame.from_ndarray(
+            np.ascontiguousarray(bgr[:h, :w]), format="bgr24"
+        )
+        pts = max(self._last_pts + 1, round(t * self.rate))
+        frame.pts, frame.time_base = pts, 1 / self.rate
+        self._last_pts = pts
+        for packet in self.video.encode(frame):
+            self.container.mux(packet)
+
+    def write_audio_packet(self, packet) -> None:
+        import av
+
+        if self.audio is None:
+            return
+        if self.video is None:
+            self._pending_audio.append(packet)
+            return
+        try:
+            if self.resampler is None:
+                if packet.dts is None or packet.size == 0:
+                    return
+                packet.stream = self.audio
+                self.container.mux(packet)
+            else:
+                for frame in packet.decode():
+                    for resampled in self.resampler.resample(frame):
+                        resampled.pts = None
+                        for out in self.audio.encode(resampled):
+                            self.container.mux(out)
+        except (av.error.FFmpegError, ValueError, TypeError):
+            # Broken audio must not cost the video: stop carrying it.
+            self.audio, self.audio_mode = None, "dropped"
+
+    def close(self) -> None:
+        if self.video is not None:
+            for packet in self.video.encode():
+                self.container.mux(packet)
+        if self.audio is not None and self.resampler is not None:
+            with contextlib.suppress(Exception):
+                for out in self.audio.encode(None):
+                    self.container.mux(out)
+        self.container.close()
+
+
+def analyze_video(
+    path: str | Path,
+    out_path: str | Path | None = None,
+    timeline: Timeline | None = None,
+    fps: float | None = None,
+    progress: Progress | None = None,
+    recognizer=None,
+    show_probabilities: bool = False,
+) -> VideoSummary:
+    """Analyse a video file; optionally write an annotated H.264 MP4 (audio kept) to `out_path`.
+
+    `fps` analyses at most that many frames per second (the annotated video
+    then has that rate too); None analyses every frame. `progress(done, total)`
+    is called after each decoded frame (`total` may be None when the container
+    does not say). The timeline (passed in, or a new one) is on the summary.
+    """
+    import av
+
+    from fer_app.pipeline import EmotionRecognizer
+
+    if fps is not None and fps <= 0:
+        raise BadVideoError("--fps must be a positive number")
+    path = Path(path)
+    recognizer = recognizer or EmotionRecognizer()
+    recognizer.reset()
+    timeline = timeline if timeline is not None else Timeline(start=0.0)
+    summary = VideoSummary(timeline=timeline)
+
+    container, stream = _open_input(path)
+    writer = None
+    try:
+        stream.thread_type = "AUTO"
+        source_rate = stream.average_rate or stream.guessed_rate or Fraction(25)
+        summary.source_fps = float(source_rate)
+        total = _total_frames(container, stream, float(source_rate))
+        out_rate = Fraction(fps).limit_denominator(1001) if fps else source_rate
+        in_audio = container.streams.audio[0] if container.streams.audio else None
+        if out_path is not None:
+            try:
+                writer = _AnnotatedWriter(Path(out_path), out_rate, in_audio)
+            except (OSError, av.error.FFmpegError) as e:
+                raise BadVideoError(
+                    f"{out_path}: cannot write the annotated video ({_reason(e)})"
+                ) from None
+        demux_streams = [stream] + (
+            [in_audio] if writer is not None and writer.audio is not None else []
+        )
+
+        first_time = None
+        next_due = 0.0
+        bad_packets = 0
+        probability_sum = np.zeros(NUM_CLASSES)
+        track_ids: set[int] = set()
+        for packet in container.demux(demux_streams):
+            if packet.stream.type == "audio":
+                writer.write_audio_packet(packet)
+                continue
+            try:
+                frames = packet.decode()
+                bad_packets = 0
+            except av.error.FFmpegError:
+                bad_packets += 1
+                if bad_packets > MAX_BAD_PACKETS:
+                    raise BadVideoError(
+                        f"{path.name}: video data is corrupt (decoding keeps failing)"
+                    ) from None
+                continue
+            for frame in frames:
+                summary.frames_decoded += 1
+                t_abs = (
+                    frame.time
+                    if frame.time is not None
+                    else summary.frames_decoded / float(source_rate)
+                )
+                if first_time is None:
+                    first_time = t_abs
+                    summary.rotation = int(getattr(frame, "rotation", 0) or 0)
+                t = max(0.0, t_abs - first_time)
+                summary.duration = max(summary.duration, t + 1.0 / float(source_rate))
+                if fps is None or t + 1e-6 >= next_due:
+                    if fps is not None:
+                        next_due += 1.0 / fps
+                        while next_due <= t:
+                            next_due += 1.0 / fps
+                    image = _upright(frame.to_ndarray(format="bgr24"), summary.rotation)
+                    result = recognizer.analyze(image, timestamp=t)
+                    summary.frames_analysed += 1
+                    summary.height, summary.width = image.shape[:2]
+                    timeline.add(result)
+                    summary.faces_seen += len(result.faces)
+                    summary.max_faces = max(summary.max_faces, len(result.faces))
+                    for face in result.faces:
+                        summary.emotion_counts[face.emotion] += 1
+                        probability_sum += face.probabilities
+                        if face.track_id is not None:
+                            track_ids.add(face.track_id)
+                    if writer is not None:
+                        writer.write_frame(
+                            draw_results(
+                                image, result, show_probabilities=show_probabilities
+                            ),
+                            t,
+                        )
+                if progress is not None:
+                    progress(summary.frames_decoded, total)
+        if summary.frames_decoded == 0:
+            raise BadVideoError(
+                f"{path.name}: no video frame could be decoded (corrupt or empty video)"
+            )
+        summary.tracks_seen = len(track_ids)
+        if summary.faces_seen:
+            summary.mean_probabilities = probability_sum / summary.faces_seen
+        if writer is not None:
+            writer.close()
+            summary.audio = writer.audio_mode
+            if summary.audio == "dropped":
+                summary.notes.append(
+                    "the audio could not be carried over and was left out"
+                )
+            writer = None
+        if summary.rotation:
+            summary.notes.append(
+                f"rotated {summary.rotation} degrees counterclockwise as its metadata says"
+            )
+        if fps is not None:
+            summary.notes.append(f"analysed at {fps:g} frames per second")
+        return summary
+    except av.error.FFmpegError as e:
+        raise BadVideoError(f"{path.name}: cannot decode ({_reason(e)})") from None
+    finally:
+        container.close()
+        if writer is not None:  # failed half way: leave no broken file behind
+            with contextlib.suppress(Exception):
+                writer.container.close()
+            with contextlib.suppress(OSError):
+                os.remove(writer.path)
