@@ -1,0 +1,75 @@
+"""What the tabs share: the model (loaded once per process), recognizers, ICE servers, messages."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+
+import streamlit as st
+
+from fer_app.classify import EmotionClassifier
+from fer_app.pipeline import EmotionRecognizer
+
+LOG = logging.getLogger("fer_app.ui")
+
+if os.environ.get("FER_WEBRTC_DEBUG"):
+    # The tests turn this on so that a dropped START shows its cause in the server log.
+    _webrtc_log = logging.getLogger("streamlit_webrtc")
+    if not any(isinstance(h, logging.StreamHandler) for h in _webrtc_log.handlers):
+        _handler = logging.StreamHandler()
+        _handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        _webrtc_log.addHandler(_handler)
+    _webrtc_log.setLevel(logging.DEBUG)
+
+# Inference threads per model session. All browser sessions share one model;
+# one thread each keeps two cores fair between several sessions.
+INFERENCE_THREADS = int(os.environ.get("FER_INFERENCE_THREADS", "1"))
+
+# Upload limits, stated in the page (server.maxUploadSize in .streamlit/config.toml caps them too).
+MAX_PHOTO_MB = 10
+MAX_VIDEO_MB = 50
+PHOTO_TYPES = ["jpg", "jpeg", "png", "webp", "bmp"]
+VIDEO_TYPES = ["mp4", "mov", "webm", "avi"]
+
+
+@st.cache_resource(show_spinner="Loading the emotion model…")
+def shared_classifier() -> EmotionClassifier:
+    """The ONNX model, loaded once per server process and shared by every session (thread-safe)."""
+    return EmotionClassifier(threads=INFERENCE_THREADS)
+
+
+def new_recognizer() -> EmotionRecognizer:
+    """A recognizer with its own detectors and tracks, over the shared model."""
+    return EmotionRecognizer(classifier=shared_classifier())
+
+
+def ice_configuration() -> dict:
+    """RTC configuration for streamlit-webrtc.
+
+    From the environment variable FER_ICE_SERVERS (a JSON list of ICE server
+    objects, or a whole {"iceServers": [...]} object), else from st.secrets
+    ([[ice_servers]] tables in .streamlit/secrets.toml), else none at all:
+    right for localhost, where browser and server reach each other directly.
+    A cloud deployment behind NAT needs a TURN server (docs/deploy.md).
+    """
+    raw = os.environ.get("FER_ICE_SERVERS", "").strip()
+    if raw:
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            LOG.error("FER_ICE_SERVERS is not valid JSON; using no ICE servers")
+            return {"iceServers": []}
+        servers = value.get("iceServers", []) if isinstance(value, dict) else value
+        return {"iceServers": list(servers)}
+    try:
+        secret = st.secrets.get("ice_servers")
+    except Exception:  # noqa: BLE001 - no secrets.toml: the normal local case
+        secret = None
+    if secret:
+        return {"iceServers": [dict(s) for s in secret]}
+    return {"iceServers": []}
+
+
+def too_large(size_bytes: int, limit_mb: int) -> bool:
+    return size_bytes > limit_mb * 1024 * 1024

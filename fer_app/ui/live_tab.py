@@ -1,0 +1,201 @@
+"""The Live tab: consent, the webcam stream with overlays, the sidebar chart, timeline downloads."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+from streamlit_webrtc import WebRtcMode, webrtc_streamer
+
+from fer_app.live import LiveProcessor, LiveSession, LiveSettings
+from fer_app.ui.charts import distribution_chart
+from fer_app.ui.common import ice_configuration, new_recognizer
+
+WEBRTC_KEY = "live"
+WINDOW_S = 10.0
+REFRESH_S = 0.5  # the sidebar chart and status refresh twice a second while streaming
+# START is considered dead when no frame has been analysed this long after the
+# stream came up (streamlit-webrtc 0.79 sometimes connects and then drops it).
+STALL_S = 6.0
+
+CONSENT_TEXT = """
+**Before you start the camera**
+
+- **What is analysed:** each video frame from your camera is searched for faces; each face
+  gets a guess at one of seven expression labels (angry, disgust, fear, happy, sad, surprise,
+  neutral) with a confidence.
+- **Nothing is stored or sent anywhere else:** frames go from your browser to this app's server,
+  are analysed in memory and sent back with the overlay. No frame, face or result is written to
+  disk. The timeline you can download lives in this browser session only and is gone when you
+  close the page.
+- **What it can and cannot tell:** the model reads the *appearance* of a face, trained on
+  posed and web photos (FER2013). A smile is not happiness, and a neutral face is not boredom.
+  It is often wrong, more so for some groups of people than others (see *About*). It does not
+  measure what anyone feels, thinks, or how well they are following.
+- **Where it must not be used:** the EU AI Act, Art. 5(1)(f), prohibits inferring emotions of
+  people in workplaces and education institutions, except for medical or safety reasons. Use it
+  on yourself, or on people who have agreed, for rehearsal, research with consent, or to learn
+  how such models behave.
+"""
+
+
+def live_session() -> LiveSession:
+    """This browser session's live state (kept in memory in st.session_state only)."""
+    if "live_session" not in st.session_state:
+        st.session_state["live_session"] = LiveSession(
+            new_recognizer, window_s=WINDOW_S
+        )
+    return st.session_state["live_session"]
+
+
+def render_controls() -> LiveSettings:
+    """The sidebar controls; returns the settings they describe."""
+    st.markdown("**Live settings**")
+    sensitivity = st.slider(
+        "Detector strictness",
+        min_value=1,
+        max_value=10,
+        value=5,
+        help="How much evidence the face detector needs. Lower finds more faces (and more false ones).",
+    )
+    min_face = st.slider(
+        "Minimum face size (px)",
+        min_value=24,
+        max_value=200,
+        value=40,
+        step=4,
+        help="Faces smaller than this, in camera pixels, are ignored.",
+    )
+    smoothing = st.slider(
+        "Smoothing",
+        min_value=0.0,
+        max_value=0.95,
+        value=0.6,
+        step=0.05,
+        help="How much each face's reading is averaged over time. 0 shows every frame's raw guess.",
+    )
+    show_probabilities = st.checkbox(
+        "Show all seven probabilities per face", value=False
+    )
+    aggregate_only = st.checkbox(
+        "Aggregate only (no per-face labels on the video)",
+        value=False,
+        help="Only the chart shows results; the video carries no boxes or labels.",
+    )
+    return LiveSettings(
+        sensitivity=sensitivity,
+        min_face=min_face,
+        smoothing=smoothing,
+        show_probabilities=show_probabilities,
+        aggregate_only=aggregate_only,
+    )
+
+
+def render_live_tab(settings: LiveSettings, chart_slot) -> None:
+    st.markdown(CONSENT_TEXT)
+    consent = st.checkbox(
+        "I understand, and I (and anyone on camera) agree to the analysis",
+        key="live_consent",
+    )
+    if not consent:
+        st.info("Tick the box above to enable the camera.")
+        with chart_slot:
+            st.caption("The live chart appears here once the camera runs.")
+        return
+
+    session = live_session()
+    session.update_settings(settings)
+    ctx = webrtc_streamer(
+        key=WEBRTC_KEY,
+        mode=WebRtcMode.SENDRECV,
+        rtc_configuration=ice_configuration(),
+        media_stream_constraints={
+            "video": {"width": {"ideal": 640}, "height": {"ideal": 480}},
+            "audio": False,
+        },
+        video_processor_factory=lambda: LiveProcessor(session),
+        async_processing=True,
+    )
+    playing = bool(ctx.state.playing)
+    _track_playing_since(playing)
+
+    run_every = REFRESH_S if (playing or ctx.state.signalling) else None
+    with chart_slot:
+        st.fragment(run_every=run_every)(_sidebar_chart)(session)
+    st.fragment(run_every=run_every)(_status)(session)
+
+    if not playing:
+        _downloads(session)
+
+
+def _track_playing_since(playing: bool) -> None:
+    if playing and st.session_state.get("live_playing_since") is None:
+        st.session_state["live_playing_since"] = time.monotonic()
+    elif not playing:
+        st.session_state["live_playing_since"] = None
+
+
+def _sidebar_chart(session: LiveSession) -> None:
+    snap = session.snapshot()
+    st.plotly_chart(
+        distribution_chart(snap.distribution, snap.faces_now, WINDOW_S),
+        config={"displayModeBar": False, "staticPlot": True},
+        key="live_distribution_chart",
+    )
+    st.caption(f"Faces now: {snap.faces_now}")
+
+
+def _status(session: LiveSession) -> None:
+    snap = session.snapshot()
+    ctx = st.session_state.get(WEBRTC_KEY)
+    playing = bool(ctx is not None and ctx.state.playing)
+    if snap.error:
+        st.error(f"Analysis failed on the last frame: {snap.error}")
+    if playing:
+        since = st.session_state.get("live_playing_since")
+        waited = time.monotonic() - since if since else 0.0
+        stalled = (
+            snap.frames_processed == 0 or not snap.streaming
+        ) and waited > STALL_S
+        stalled = stalled or (
+            snap.streaming
+            and snap.seconds_since_frame is not None
+            and snap.seconds_since_frame > STALL_S
+        )
+        if stalled:
+            st.warning(
+                "The camera connected but no video is reaching the analyser. "
+                "Press **STOP**, then **START** again (this usually fixes it)."
+            )
+        st.caption(
+            f"Analysed {snap.frames_processed} frames · {snap.fps:.1f} frames/s · "
+            f"{snap.latency_ms_p50:.0f} ms per frame (p95 {snap.latency_ms_p95:.0f} ms) · "
+            f"{snap.frames_dropped} dropped to keep up"
+        )
+
+
+def _downloads(session: LiveSession) -> None:
+    snap = session.snapshot()
+    if not snap.timeline_rows:
+        return
+    st.markdown(
+        f"**This session's timeline** ({snap.timeline_rows} s, one row per second; kept in memory until you close the page)"
+    )
+    col_csv, col_json, col_clear = st.columns(3)
+    col_csv.download_button(
+        "Download CSV",
+        session.timeline_csv(),
+        "live_timeline.csv",
+        "text/csv",
+        key="live_csv",
+    )
+    col_json.download_button(
+        "Download JSON",
+        session.timeline_json(),
+        "live_timeline.json",
+        "application/json",
+        key="live_json",
+    )
+    if col_clear.button("Clear timeline", key="live_clear"):
+        session.clear_timeline()
+        st.rerun()

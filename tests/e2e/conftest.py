@@ -1,0 +1,206 @@
+"""Browser tests: the real app on a free local port, driven by Debian's Chromium through Playwright.
+
+Select them with `-m browser` (or leave them out with `-m "not browser"`). They need
+`/usr/bin/chromium` (`apt-get install -y chromium`; override with FER_CHROMIUM) and the
+model at models/default.onnx. Screenshots and server logs go to test-artifacts/e2e/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "e2e"
+CHROMIUM = os.environ.get("FER_CHROMIUM", "/usr/bin/chromium")
+WEBRTC_IFRAME = 'iframe[title="streamlit_webrtc.component.webrtc_streamer"]'
+FER_VAL = ROOT.parent / "shared" / "datasets" / "fer2013" / "val"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "browser: drives the real app in headless Chromium (slow; needs /usr/bin/chromium)")
+
+
+def pytest_collection_modifyitems(items):
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.browser)
+
+
+# ---- files the tests feed the app -------------------------------------------
+
+
+def face_frame(width: int = 640, height: int = 480) -> np.ndarray:
+    """A real face photo (skimage's astronaut, BGR) centred on a grey frame."""
+    from skimage import data
+
+    face = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+    side = min(width, height)
+    face = cv2.resize(face, (side, side), interpolation=cv2.INTER_AREA)
+    frame = np.full((height, width, 3), 96, np.uint8)
+    x0 = (width - side) // 2
+    frame[:, x0 : x0 + side] = face[:height]
+    return frame
+
+
+def write_y4m(path: Path, frames: list[np.ndarray], fps: int = 30) -> Path:
+    """A raw YUV4MPEG2 (I420) file: what Chromium's fake camera plays, in a loop."""
+    height, width = frames[0].shape[:2]
+    with open(path, "wb") as f:
+        f.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for bgr in frames:
+            f.write(b"FRAME\n")
+            f.write(cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420).tobytes())
+    return path
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def camera_file(tmp_path_factory) -> Path:
+    """One second of the astronaut's face, with a small drift so frames differ."""
+    base = face_frame()
+    frames = [np.roll(base, shift=(i % 10) - 5, axis=1) for i in range(30)]
+    return write_y4m(tmp_path_factory.mktemp("camera") / "face.y4m", frames)
+
+
+# ---- the server --------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class AppServer:
+    """`streamlit run streamlit_app.py` in a child process, logging to a file."""
+
+    def __init__(self, log_path: Path, env: dict | None = None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self._log = open(log_path, "w")
+        cmd = [
+            sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"),
+            "--server.headless", "true",
+            "--server.address", "127.0.0.1",
+            "--server.port", str(self.port),
+            "--browser.gatherUsageStats", "false",
+            "--client.showErrorDetails", "full",
+            "--logger.level", "info",
+        ]  # fmt: skip
+        child_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        if "FER_ICE_SERVERS" not in (env or {}):
+            child_env.pop("FER_ICE_SERVERS", None)  # the tests run on loopback: no ICE servers
+        # streamlit_webrtc at DEBUG so a dropped START shows its cause in the log.
+        child_env.setdefault("FER_WEBRTC_DEBUG", "1")
+        self.process = subprocess.Popen(cmd, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, env=child_env)
+        self._wait_healthy()
+
+    def _wait_healthy(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the app exited with {self.process.returncode}; see {self.log_path}")
+            try:
+                with urllib.request.urlopen(self.url + "/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"the app did not answer /_stcore/health in {timeout:.0f} s; see {self.log_path}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+        self._log.close()
+
+
+@pytest.fixture(scope="module")
+def app_server(request, artifacts):
+    if not (ROOT / "models" / "default.onnx").exists():
+        pytest.fail("models/default.onnx is missing: the browser tests run the real model")
+    server = AppServer(artifacts / f"{request.module.__name__.split('.')[-1]}-server.log")
+    yield server
+    server.stop()
+
+
+# ---- the browser -------------------------------------------------------------
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+]
+
+
+def launch_chromium(playwright, camera: Path | None = None):
+    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} not found: install it with `apt-get install -y chromium` (or set FER_CHROMIUM)")
+    args = list(CHROMIUM_ARGS)
+    if camera is not None:
+        args.append(f"--use-file-for-fake-video-capture={camera}")
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+
+
+@pytest.fixture(scope="module")
+def browser(camera_file):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = launch_chromium(p, camera_file)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, app_server, artifacts, request):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    pg = context.new_page()
+    pg.set_default_timeout(30_000)
+    pg.goto(app_server.url)
+    pg.get_by_role("tab", name="Live").wait_for()
+    yield pg
+    pg.screenshot(path=str(artifacts / f"{request.node.name}-final.png"), full_page=True)
+    context.close()
+
+
+def open_tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+
+
+def fer_image(emotion: str = "happy", index: int = 0) -> Path:
+    files = sorted((FER_VAL / emotion).glob("*.png"))
+    if not files:
+        pytest.fail(f"no FER2013 validation images under {FER_VAL / emotion}")
+    return files[index]

@@ -1,0 +1,53 @@
+"""Browser test 2: a photo upload shows the annotated image, the probability chart and the downloads."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+
+from tests.e2e.conftest import face_frame, open_tab
+from fer_app.labels import COLORS_BGR
+
+
+def test_photo_upload_shows_annotated_image_chart_and_downloads(page, tmp_path, artifacts):
+    photo = tmp_path / "astronaut.png"
+    source = face_frame()
+    cv2.imwrite(str(photo), source)
+
+    open_tab(page, "Photo")
+    panel = page.get_by_role("tabpanel", name="Photo")
+    panel.get_by_test_id("stFileUploader").locator('input[type="file"]').set_input_files(str(photo))
+
+    image = panel.get_by_test_id("stImage")
+    image.wait_for()
+    page.get_by_text("astronaut.png: 1 face found").wait_for()
+    # The per-face probability chart (plotly) with its title.
+    panel.locator(".js-plotly-plot").first.wait_for()
+    assert panel.get_by_text("Face 1:").count() >= 1
+    page.screenshot(path=str(artifacts / "photo-result.png"), full_page=True)
+
+    # The annotated PNG download: same size as the upload, with a box drawn in an emotion colour.
+    with page.expect_download() as info:
+        panel.get_by_role("button", name="Download annotated PNG").click()
+    annotated_path = tmp_path / "annotated.png"
+    info.value.save_as(annotated_path)
+    annotated = cv2.imread(str(annotated_path))
+    assert annotated.shape == source.shape
+    changed = np.any(annotated != source, axis=2)
+    assert changed.mean() > 0.002, "nothing was drawn on the photo"
+    drawn = annotated[changed]
+    palette = np.array(list(COLORS_BGR.values()), dtype=np.int32)
+    near_palette = np.min(np.abs(drawn[:, None, :].astype(np.int32) - palette[None]).sum(axis=2), axis=1) < 40
+    assert near_palette.mean() > 0.3, "the overlay is not in the emotion colours"
+
+    with page.expect_download() as info:
+        panel.get_by_role("button", name="Download JSON").click()
+    report = json.loads(open(info.value.path()).read())
+    assert report["file"] == "astronaut.png"
+    assert len(report["faces"]) == 1
+    face = report["faces"][0]
+    assert abs(sum(face["probabilities"].values()) - 1.0) < 0.01
+    x, y, w, h = face["box"]
+    assert 80 < x + w / 2 < 560 and 40 < y + h / 2 < 440  # the face is in the middle of the frame
