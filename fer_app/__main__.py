@@ -1,0 +1,121 @@
+"""Command line: python -m fer_app {train,evaluate,export,...} (also installed as `fer-app`)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import fields
+
+from fer_app.errors import FerError
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _add_train(sub) -> None:
+    from fer_app.training.train import TrainConfig
+
+    p = sub.add_parser("train", help="train a model on FER2013 (resumes an interrupted run in --out)")
+    for f in fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        if f.type in ("bool", bool):
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
+        else:
+            kind = {"int": int, "float": float, "str": str}[f.type if isinstance(f.type, str) else f.type.__name__]
+            p.add_argument(flag, type=kind, default=f.default, help=f"default: {f.default}")
+    p.set_defaults(func=_run_train)
+
+
+def _run_train(args) -> int:
+    from fer_app.training.train import TrainConfig, train
+
+    config = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
+    train(config)
+    return 0
+
+
+def _add_evaluate(sub) -> None:
+    from fer_app.training.evaluate import TTA_MODES
+
+    p = sub.add_parser("evaluate", help="accuracy, macro-F1, per-class figures and confusion matrix of a model")
+    p.add_argument("--data", required=True, help="folder of <class>/*.png|jpg, or a fer2013.csv")
+    p.add_argument("--usage", help="with a CSV: the Usage rows to evaluate (Training, PublicTest, PrivateTest)")
+    p.add_argument("--model", action="append", help=".onnx or .keras; repeat to average an ensemble (default: the shipped model)")
+    p.add_argument("--tta", choices=TTA_MODES, default="none", help="test-time augmentation (default: none)")
+    p.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
+    p.add_argument("--plot", default="confusion_matrix.png", help="where to write the confusion-matrix PNG ('' for none)")
+    p.set_defaults(func=_run_evaluate)
+
+
+def _run_evaluate(args) -> int:
+    import json
+
+    from fer_app.classify import DEFAULT_MODEL
+    from fer_app.training import data, evaluate
+
+    dataset = data.load(args.data, usage=args.usage)
+    models = args.model or [str(DEFAULT_MODEL)]
+    predictors = [evaluate.load_predictor(m) for m in models]
+    probs = evaluate.predict_probabilities(predictors, dataset.images, args.tta)
+    result = {"data": dataset.source, "usage": args.usage, "models": models, "tta": args.tta}
+    result |= evaluate.metrics(dataset.labels, probs)
+    if args.plot:
+        from fer_app.labels import EMOTIONS
+        from fer_app.training.report import plot_confusion
+
+        title = f"accuracy {result['accuracy']:.1%}, n={result['n']}, tta={args.tta}"
+        plot_confusion(result["confusion_matrix"], list(EMOTIONS), args.plot, title)
+        result["confusion_png"] = args.plot
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(evaluate.format_report(result))
+        if args.plot:
+            print(f"\nconfusion matrix written to {args.plot}")
+    return 0
+
+
+def _add_export(sub) -> None:
+    p = sub.add_parser("export", help="write the ONNX serving model beside a .keras file and check they agree")
+    p.add_argument("--model", required=True, help="the .keras file")
+    p.add_argument("--out", help="the .onnx path (default: beside the .keras file)")
+    p.add_argument("--check-data", default="../shared/datasets/fer2013/val",
+                   help="real faces to compare both models on (folder or CSV); default: FER2013 val")
+    p.add_argument("--check-count", type=int, default=512)
+    p.set_defaults(func=_run_export)
+
+
+def _run_export(args) -> int:
+    import json
+
+    from fer_app.training import data
+    from fer_app.training.export import export_onnx
+
+    faces = data.load(args.check_data).images[: args.check_count]
+    print(json.dumps(export_onnx(args.model, faces, args.out), indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fer-app", description="Facial emotion recognition: train, evaluate, export, analyse.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_train(sub)
+    _add_evaluate(sub)
+    _add_export(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except FerError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Training, evaluation and export. Only `train`, `export` and `architectures` import TensorFlow."""

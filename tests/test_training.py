@@ -1,0 +1,105 @@
+"""A tiny real training run: checkpoints, is killed, resumes, evaluates, exports."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from fer_app.labels import EMOTIONS
+
+pytest.importorskip("tensorflow")
+
+
+def _cli(*args, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "fer_app", *args], capture_output=True, text=True, timeout=300, **kwargs)
+
+
+def _subset(dataset, root, per_class: int):
+    """Write `per_class` real faces of each class as <class>/*.png."""
+    for label, name in enumerate(EMOTIONS):
+        (root / name).mkdir(parents=True)
+        for i in np.flatnonzero(dataset.labels == label)[:per_class]:
+            cv2.imwrite(str(root / name / f"{i}.png"), dataset.images[i])
+    return root
+
+
+@pytest.fixture(scope="module")
+def small_data(tmp_path_factory, val_faces):
+    base = tmp_path_factory.mktemp("fer")
+    return _subset(val_faces, base / "train", 30), _subset(val_faces, base / "val", 10)
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory, small_data):
+    """Train 3 short epochs, SIGKILL the process after the first, and run the same command again."""
+    train_dir, val_dir = small_data
+    out = tmp_path_factory.mktemp("run") / "mini"
+    cmd = [sys.executable, "-m", "fer_app", "train", "--arch", "mini_xception", "--data", str(train_dir),
+           "--val", str(val_dir), "--out", str(out), "--epochs", "3", "--batch-size", "16",
+           "--steps-per-epoch", "12", "--warmup-epochs", "0", "--seed", "3"]
+    env = dict(os.environ, FER_APP_CACHE=str(out.parent / "cache"))
+    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    log = out / "log.csv"
+    deadline = time.time() + 240
+    while time.time() < deadline and first.poll() is None:
+        if log.exists() and len(log.read_text().strip().splitlines()) >= 2:  # header + epoch 1
+            first.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.02)
+    first.wait(timeout=60)
+    assert first.returncode == -signal.SIGKILL, f"the run was not interrupted:\n{first.stdout.read()}"
+    assert not (out / "summary.json").exists()
+    second = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert second.returncode == 0, second.stdout + second.stderr
+    return out, second.stdout, cmd, env
+
+
+def test_interrupted_run_resumes_from_its_checkpoint(trained_run):
+    out, resumed_stdout, _, _ = trained_run
+    assert "Epoch 1/3" not in resumed_stdout and "Epoch 2/3" in resumed_stdout
+    epochs = [int(line.split(",")[0]) for line in (out / "log.csv").read_text().splitlines()[1:]]
+    assert sorted(set(epochs)) == [0, 1, 2]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["epochs_done"] == 3 and summary["train_wall_s"] > 0
+    assert len(summary["train_data_sha256"]) == 64
+    for name in ("best.keras", "curves.png", "run.json"):
+        assert (out / name).stat().st_size > 0
+
+
+def test_finished_run_is_not_trained_again_and_other_settings_are_refused(trained_run):
+    out, _, cmd, env = trained_run
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert again.returncode == 0 and "already finished" in again.stdout
+    changed = subprocess.run([*cmd, "--lr", "0.5"], capture_output=True, text=True, timeout=300, env=env)
+    assert changed.returncode == 2
+    assert "other settings (lr)" in changed.stderr and "Traceback" not in changed.stderr
+
+
+def test_export_agrees_and_evaluate_reports_the_same_model(trained_run, small_data, tmp_path):
+    out, *_ = trained_run
+    _, val_dir = small_data
+    exported = _cli("export", "--model", str(out / "best.keras"), "--check-data", str(val_dir))
+    assert exported.returncode == 0, exported.stderr
+    report = json.loads(exported.stdout)
+    assert report["faces_compared"] == 70 and report["max_abs_diff"] <= 1e-4
+    results = []
+    for model in ("best.keras", "best.onnx"):
+        plot = tmp_path / f"{model}.png"
+        run = _cli("evaluate", "--data", str(val_dir), "--model", str(out / model), "--json", "--plot", str(plot))
+        assert run.returncode == 0, run.stderr
+        results.append(json.loads(run.stdout))  # exactly one JSON object on stdout
+        assert plot.stat().st_size > 0
+    keras_result, onnx_result = results
+    assert keras_result["n"] == 70
+    assert set(keras_result["per_class"]) == set(EMOTIONS)
+    assert np.array(keras_result["confusion_matrix"]).sum() == 70
+    assert keras_result["confusion_matrix"] == onnx_result["confusion_matrix"]
+    assert abs(keras_result["accuracy"] - onnx_result["accuracy"]) < 1e-9
