@@ -7,6 +7,7 @@ import os
 import sys
 from dataclasses import fields
 
+from fer_app import analyze_cli
 from fer_app.errors import FerError
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -102,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_evaluate(sub)
     _add_export(sub)
+    analyze_cli.add_commands(sub)
     return parser
 
 
