@@ -37,13 +37,9 @@ LATENCY_WINDOW = 300
 class LiveSettings:
     """What the sidebar controls; read by the worker thread on every frame."""
 
-    sensitivity: int = (
-        5  # the detector's min_neighbors: higher finds fewer, surer faces
-    )
+    sensitivity: int = 5  # the detector's min_neighbors: higher finds fewer, surer faces
     min_face: int = 40  # smallest face side, in frame pixels
-    smoothing: float = (
-        0.6  # weight of the past in the per-face moving average (0 = none)
-    )
+    smoothing: float = 0.6  # weight of the past in the per-face moving average (0 = none)
     show_probabilities: bool = False
     aggregate_only: bool = False  # no boxes or labels on the video; the chart only
 
@@ -52,9 +48,7 @@ class LiveSettings:
 class LiveSnapshot:
     """A consistent copy of a session's live state, for the page to display."""
 
-    distribution: dict[
-        str, float
-    ]  # emotion -> share over the rolling window (sums to 1, or all 0)
+    distribution: dict[str, float]  # emotion -> share over the rolling window (sums to 1, or all 0)
     faces_now: int
     frames_processed: int
     frames_dropped: int
@@ -89,16 +83,12 @@ class LiveSession:
         self._settings = LiveSettings()
         self._applied: LiveSettings | None = None
         self._distribution = RollingDistribution(window_s)
-        self._timeline = (
-            Timeline()
-        )  # one row per second of stream: memory grows with length, not fps
+        self._timeline = Timeline()  # one row per second of stream: memory grows with length, not fps
         self._latencies: deque[float] = deque(maxlen=LATENCY_WINDOW)
         self._frame_times: deque[float] = deque(maxlen=LATENCY_WINDOW)
         self._processed = 0
         self._dropped = 0
-        self._epoch: float | None = (
-            None  # clock at the first START: timeline times count from here
-        )
+        self._epoch: float | None = None  # clock at the first START: timeline times count from here
         self._stream_started: float | None = None
         self._last_frame: float | None = None
         self._streaming = False
@@ -133,12 +123,8 @@ class LiveSession:
                 fps=fps,
                 latency_ms_p50=float(np.percentile(lat, 50)) if lat.size else 0.0,
                 latency_ms_p95=float(np.percentile(lat, 95)) if lat.size else 0.0,
-                seconds_since_frame=(now - self._last_frame)
-                if self._last_frame is not None
-                else None,
-                seconds_since_start=(now - self._stream_started)
-                if self._stream_started is not None
-                else None,
+                seconds_since_frame=(now - self._last_frame) if self._last_frame is not None else None,
+                seconds_since_start=(now - self._stream_started) if self._stream_started is not None else None,
                 streaming=self._streaming,
                 timeline_rows=len(self._timeline),
                 error=self._error,
@@ -196,8 +182,7 @@ class LiveSession:
                 frame_bgr,
                 result,
                 show_labels=not settings.aggregate_only,
-                show_probabilities=settings.show_probabilities
-                and not settings.aggregate_only,
+                show_probabilities=settings.show_probabilities and not settings.aggregate_only,
             )
         except Exception as e:  # noqa: BLE001 - keep the stream alive; the page shows the message
             with self._lock:

@@ -16,9 +16,7 @@ _LAYOUT = {
 }
 
 
-def distribution_chart(
-    distribution: Mapping[str, float], faces_now: int, window_s: float
-) -> go.Figure:
+def distribution_chart(distribution: Mapping[str, float], faces_now: int, window_s: float) -> go.Figure:
     """Horizontal bars: the share of each emotion over the last `window_s` seconds."""
     shares = [100.0 * float(distribution.get(e, 0.0)) for e in EMOTIONS]
     fig = go.Figure(
@@ -85,9 +83,7 @@ def probability_chart(probabilities: Sequence[float], title: str) -> go.Figure:
     return fig
 
 
-def timeline_chart(
-    times_s: Sequence[float], shares: Mapping[str, Sequence[float]], title: str
-) -> go.Figure:
+def timeline_chart(times_s: Sequence[float], shares: Mapping[str, Sequence[float]], title: str) -> go.Figure:
     """Stacked areas: each emotion's share of the detected faces over time (0-100%)."""
     fig = go.Figure()
     for emotion in EMOTIONS:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import streamlit as st
@@ -9,18 +10,15 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from fer_app.live import LiveProcessor, LiveSession, LiveSettings
 from fer_app.ui.charts import distribution_chart
-from fer_app.ui.common import ice_configuration, new_recognizer
+from fer_app.ui.common import LOG, ice_configuration, new_recognizer
 
 WEBRTC_KEY = "live"
 WINDOW_S = 10.0
 REFRESH_S = 0.5  # the sidebar chart and status refresh twice a second while streaming
-# START is considered dead when no frame has been analysed this long after the
-# stream came up (streamlit-webrtc 0.79 sometimes connects and then drops it).
+# A playing stream that has analysed no frame for this long is reported as stalled.
 STALL_S = 6.0
 
 CONSENT_TEXT = """
-**Before you start the camera**
-
 - **What is analysed:** each video frame from your camera is searched for faces; each face
   gets a guess at one of seven expression labels (angry, disgust, fear, happy, sad, surprise,
   neutral) with a confidence.
@@ -42,9 +40,7 @@ CONSENT_TEXT = """
 def live_session() -> LiveSession:
     """This browser session's live state (kept in memory in st.session_state only)."""
     if "live_session" not in st.session_state:
-        st.session_state["live_session"] = LiveSession(
-            new_recognizer, window_s=WINDOW_S
-        )
+        st.session_state["live_session"] = LiveSession(new_recognizer, window_s=WINDOW_S)
     return st.session_state["live_session"]
 
 
@@ -74,9 +70,7 @@ def render_controls() -> LiveSettings:
         step=0.05,
         help="How much each face's reading is averaged over time. 0 shows every frame's raw guess.",
     )
-    show_probabilities = st.checkbox(
-        "Show all seven probabilities per face", value=False
-    )
+    show_probabilities = st.checkbox("Show all seven probabilities per face", value=False)
     aggregate_only = st.checkbox(
         "Aggregate only (no per-face labels on the video)",
         value=False,
@@ -92,12 +86,18 @@ def render_controls() -> LiveSettings:
 
 
 def render_live_tab(settings: LiveSettings, chart_slot) -> None:
-    st.markdown(CONSENT_TEXT)
+    agreed = bool(st.session_state.get("live_consent"))
+    with st.expander(
+        "Before you start the camera: what this does, and what it must not be used for", expanded=not agreed
+    ):
+        st.markdown(CONSENT_TEXT)
     consent = st.checkbox(
         "I understand, and I (and anyone on camera) agree to the analysis",
         key="live_consent",
     )
+    state = st.session_state
     if not consent:
+        state["live_rendered"] = False
         st.info("Tick the box above to enable the camera.")
         with chart_slot:
             st.caption("The live chart appears here once the camera runs.")
@@ -105,19 +105,30 @@ def render_live_tab(settings: LiveSettings, chart_slot) -> None:
 
     session = live_session()
     session.update_settings(settings)
-    ctx = webrtc_streamer(
-        key=WEBRTC_KEY,
-        mode=WebRtcMode.SENDRECV,
-        rtc_configuration=ice_configuration(),
-        media_stream_constraints={
-            "video": {"width": {"ideal": 640}, "height": {"ideal": 480}},
-            "audio": False,
-        },
-        video_processor_factory=lambda: LiveProcessor(session),
-        async_processing=True,
-    )
+    # Did the previous full run show the component? Then its context cannot be stale.
+    rendered_before = bool(state.get("live_rendered"))
+    _inject_test_fault("race")
+    _keep_context_fresh()
+    _inject_test_fault("drop")
+    before = state.get(WEBRTC_KEY)
+    was_live = rendered_before and before is not None and (before.state.playing or before.state.signalling)
+    video_column, _ = st.columns([3, 1])
+    with video_column:
+        ctx = webrtc_streamer(
+            key=WEBRTC_KEY,
+            mode=WebRtcMode.SENDRECV,
+            rtc_configuration=ice_configuration(),
+            media_stream_constraints={
+                "video": {"width": {"ideal": 640}, "height": {"ideal": 480}},
+                "audio": False,
+            },
+            video_processor_factory=lambda: LiveProcessor(session),
+            async_processing=True,
+        )
+    state["live_rendered"] = True
     playing = bool(ctx.state.playing)
     _track_playing_since(playing)
+    _notice_dropped_start(was_live, ctx)
 
     run_every = REFRESH_S if (playing or ctx.state.signalling) else None
     with chart_slot:
@@ -125,7 +136,30 @@ def render_live_tab(settings: LiveSettings, chart_slot) -> None:
     st.fragment(run_every=run_every)(_status)(session)
 
     if not playing:
+        if state.get("live_dead_start"):
+            st.warning(
+                "The stream dropped right after START (a known hiccup of the WebRTC component). "
+                "Press **STOP** if it is shown, then **START** again."
+            )
         _downloads(session)
+
+
+def _notice_dropped_start(was_live: bool, ctx) -> None:
+    """Notice a stream that streamlit-webrtc dropped on its own, so the page can say what to do.
+
+    STOP's on_change callback marks the context "not playing" before the script
+    runs, so a context that was live when this run began and is idle after
+    `webrtc_streamer()` returned was reset by the library itself. The browser then
+    shows a dead video with STOP for a few seconds and falls back to START.
+    (Restarting automatically through `desired_playing_state` was tried here:
+    the second negotiation did not complete, so the page asks the user instead.)
+    """
+    state = st.session_state
+    if was_live and not (ctx.state.playing or ctx.state.signalling):
+        LOG.warning("streamlit-webrtc dropped a live stream by itself (stale-context reset)")
+        state["live_dead_start"] = True
+    elif ctx.state.playing:
+        state["live_dead_start"] = False
 
 
 def _track_playing_since(playing: bool) -> None:
@@ -133,6 +167,50 @@ def _track_playing_since(playing: bool) -> None:
         st.session_state["live_playing_since"] = time.monotonic()
     elif not playing:
         st.session_state["live_playing_since"] = None
+
+
+def _keep_context_fresh() -> None:
+    """Stop streamlit-webrtc 0.79 from dropping a stream it wrongly thinks is stale.
+
+    The library resets (and so kills) a stream whose component "was not rendered"
+    in the previous script run, judged by Streamlit's count of finished runs. That
+    count is updated on the server's event loop, so under load a run can read it
+    before the previous run is counted, and the next run then looks like it
+    skipped one: the stream started by START is torn down ("Context for key=...
+    was not rendered for 1 script runs; resetting stale state"), about one START
+    in ten on a fresh server. This page renders the component in every full run
+    while consent is given, so when the previous full run rendered it the context
+    cannot be stale, and the check is skipped. When it was not rendered (consent
+    was withdrawn) the library's reset runs as designed.
+    """
+    ctx = st.session_state.get(WEBRTC_KEY)
+    if ctx is not None and st.session_state.get("live_rendered") and hasattr(ctx, "_last_rendered_run_count"):
+        ctx._last_rendered_run_count = None
+
+
+def _inject_test_fault(stage: str) -> None:
+    """Tests only: with FER_TEST_FAULTS=1, `?fault=race|drop` makes the session's first stream look stale.
+
+    `race` fakes the miscounted script run before `_keep_context_fresh` (which must
+    then keep the stream alive); `drop` fakes it after, so the library really drops
+    the stream through its own reset path and the page must tell the user what to do.
+    """
+    if os.environ.get("FER_TEST_FAULTS") != "1" or st.query_params.get("fault") != stage:
+        return
+    if st.session_state.get("live_fault_done"):
+        return
+    ctx = st.session_state.get(WEBRTC_KEY)
+    if ctx is None or not ctx.state.playing:
+        return
+    from streamlit_webrtc.session_info import (
+        get_script_run_count,
+        get_this_session_info,
+    )
+
+    info = get_this_session_info()
+    if info is not None:
+        st.session_state["live_fault_done"] = True
+        ctx._last_rendered_run_count = get_script_run_count(info) - 2
 
 
 def _sidebar_chart(session: LiveSession) -> None:
@@ -154,13 +232,9 @@ def _status(session: LiveSession) -> None:
     if playing:
         since = st.session_state.get("live_playing_since")
         waited = time.monotonic() - since if since else 0.0
-        stalled = (
-            snap.frames_processed == 0 or not snap.streaming
-        ) and waited > STALL_S
+        stalled = (snap.frames_processed == 0 or not snap.streaming) and waited > STALL_S
         stalled = stalled or (
-            snap.streaming
-            and snap.seconds_since_frame is not None
-            and snap.seconds_since_frame > STALL_S
+            snap.streaming and snap.seconds_since_frame is not None and snap.seconds_since_frame > STALL_S
         )
         if stalled:
             st.warning(
@@ -178,6 +252,7 @@ def _downloads(session: LiveSession) -> None:
     snap = session.snapshot()
     if not snap.timeline_rows:
         return
+    st.caption(f"Stopped. {snap.frames_processed} frames analysed in this session.")
     st.markdown(
         f"**This session's timeline** ({snap.timeline_rows} s, one row per second; kept in memory until you close the page)"
     )

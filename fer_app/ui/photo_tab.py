@@ -19,17 +19,13 @@ def render_photo_tab() -> None:
         f"Upload a photo ({', '.join(t.upper() for t in PHOTO_TYPES if t != 'jpeg')}, up to {MAX_PHOTO_MB} MB). "
         "It is analysed in memory and not kept."
     )
-    show_probabilities = st.checkbox(
-        "Draw all seven probabilities on the picture", key="photo_probs"
-    )
+    show_probabilities = st.checkbox("Draw all seven probabilities on the picture", key="photo_probs")
     upload = st.file_uploader("Photo", type=PHOTO_TYPES, key="photo_upload")
     if upload is None:
         return
     data = upload.getvalue()
     if too_large(len(data), MAX_PHOTO_MB):
-        st.error(
-            f"{upload.name}: {len(data) / 2**20:.1f} MB is over the {MAX_PHOTO_MB} MB limit for photos."
-        )
+        st.error(f"{upload.name}: {len(data) / 2**20:.1f} MB is over the {MAX_PHOTO_MB} MB limit for photos.")
         return
     try:
         result, annotated, notes = _analyse(data, upload.name, show_probabilities)
@@ -91,7 +87,5 @@ def _analyse(data: bytes, name: str, show_probabilities: bool):
         # media.py names the bytes "image"; say which upload it was.
         raise type(e)(str(e).replace("image:", f"{name}:", 1)) from None
     result = new_recognizer().analyze_image(image)
-    annotated = draw_results(
-        image, result, show_labels=True, show_probabilities=show_probabilities
-    )
+    annotated = draw_results(image, result, show_labels=True, show_probabilities=show_probabilities)
     return result, annotated, notes

@@ -28,17 +28,13 @@ def render_video_tab() -> None:
         "It is copied to a temporary file for decoding, and that file and the annotated copy are "
         "deleted as soon as the analysis ends; the results stay in this browser session's memory only."
     )
-    rate_label = st.selectbox(
-        "Frames to analyse", list(RATE_CHOICES), index=1, key="video_rate"
-    )
+    rate_label = st.selectbox("Frames to analyse", list(RATE_CHOICES), index=1, key="video_rate")
     upload = st.file_uploader("Video", type=VIDEO_TYPES, key="video_upload")
     if upload is None:
         st.session_state.pop("video_result", None)
         return
     if too_large(upload.size, MAX_VIDEO_MB):
-        st.error(
-            f"{upload.name}: {upload.size / 2**20:.1f} MB is over the {MAX_VIDEO_MB} MB limit for videos."
-        )
+        st.error(f"{upload.name}: {upload.size / 2**20:.1f} MB is over the {MAX_VIDEO_MB} MB limit for videos.")
         return
 
     fps = RATE_CHOICES[rate_label]
@@ -115,9 +111,7 @@ def _show(stored: dict) -> None:
     cols[3].metric("Most frequent label", top or "no face")
     if summary["faces_seen"]:
         mix = ", ".join(
-            f"{e} {100 * shares[e]:.0f}%"
-            for e in sorted(EMOTIONS, key=lambda e: -shares[e])
-            if shares[e] > 0
+            f"{e} {100 * shares[e]:.0f}%" for e in sorted(EMOTIONS, key=lambda e: -shares[e]) if shares[e] > 0
         )
         st.markdown(f"**Labels over all face observations:** {mix}")
     else:
@@ -129,9 +123,7 @@ def _show(stored: dict) -> None:
         times = [row["second"] for row in rows]
         series = {e: [row.get(e) or 0.0 for row in rows] for e in EMOTIONS}
         st.plotly_chart(
-            timeline_chart(
-                times, series, "Mean probability per emotion, per second of video"
-            ),
+            timeline_chart(times, series, "Mean probability per emotion, per second of video"),
             config={"displayModeBar": False},
             key="video_timeline_chart",
         )

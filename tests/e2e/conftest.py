@@ -28,7 +28,10 @@ FER_VAL = ROOT.parent / "shared" / "datasets" / "fer2013" / "val"
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "browser: drives the real app in headless Chromium (slow; needs /usr/bin/chromium)")
+    config.addinivalue_line(
+        "markers", "browser: drives the real app in headless Chromium (slow; needs /usr/bin/chromium)"
+    )
+    config.addinivalue_line("markers", "query(string): query string appended to the app's URL for this test")
 
 
 def pytest_collection_modifyitems(items):
@@ -73,10 +76,8 @@ def artifacts() -> Path:
 
 @pytest.fixture(scope="session")
 def camera_file(tmp_path_factory) -> Path:
-    """One second of the astronaut's face, with a small drift so frames differ."""
-    base = face_frame()
-    frames = [np.roll(base, shift=(i % 10) - 5, axis=1) for i in range(30)]
-    return write_y4m(tmp_path_factory.mktemp("camera") / "face.y4m", frames)
+    """The astronaut's face as a still camera (so the returned frames can be compared with it pixel by pixel)."""
+    return write_y4m(tmp_path_factory.mktemp("camera") / "face.y4m", [face_frame()] * 10)
 
 
 # ---- the server --------------------------------------------------------------
@@ -95,7 +96,7 @@ class AppServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
-        self._log = open(log_path, "w")
+        self._log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
         cmd = [
             sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"),
             "--server.headless", "true",
@@ -144,7 +145,8 @@ class AppServer:
 def app_server(request, artifacts):
     if not (ROOT / "models" / "default.onnx").exists():
         pytest.fail("models/default.onnx is missing: the browser tests run the real model")
-    server = AppServer(artifacts / f"{request.module.__name__.split('.')[-1]}-server.log")
+    # FER_TEST_FAULTS lets a test ask for a dropped START with ?fault=race|drop (see fer_app/ui/live_tab.py).
+    server = AppServer(artifacts / f"{request.module.__name__.split('.')[-1]}-server.log", env={"FER_TEST_FAULTS": "1"})
     yield server
     server.stop()
 
@@ -188,11 +190,82 @@ def page(browser, app_server, artifacts, request):
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
     pg = context.new_page()
     pg.set_default_timeout(30_000)
-    pg.goto(app_server.url)
+    marker = request.node.get_closest_marker("query")
+    pg.goto(app_server.url + (marker.args[0] if marker else ""))
     pg.get_by_role("tab", name="Live").wait_for()
     yield pg
     pg.screenshot(path=str(artifacts / f"{request.node.name}-final.png"), full_page=True)
     context.close()
+
+
+# ---- the live component --------------------------------------------------------
+
+GRAB_FRAME_JS = """v => {
+    const c = document.createElement('canvas');
+    c.width = v.videoWidth; c.height = v.videoHeight;
+    c.getContext('2d').drawImage(v, 0, 0);
+    return c.toDataURL('image/png');
+}"""
+PLAYING_JS = "v => v.readyState >= 2 && v.videoWidth >= 64 && v.currentTime > 0"
+
+
+def camera(page):
+    return page.frame_locator(WEBRTC_IFRAME)
+
+
+def give_consent(page) -> None:
+    page.get_by_text("I understand, and I (and anyone on camera) agree").click()
+    camera(page).get_by_role("button", name="Start").wait_for()
+
+
+def video_playing(page) -> bool:
+    video = camera(page).locator("video")
+    return video.count() > 0 and bool(video.first.evaluate(PLAYING_JS))
+
+
+def wait_until(predicate, timeout: float, interval: float = 0.25) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+def start_camera(page, attempts: int = 3, timeout: float = 20.0) -> int:
+    """Press START until the returned video plays (STOP, START again on a dead start); returns the attempts used.
+
+    streamlit-webrtc 0.79 sometimes connects and then drops the stream right after
+    START (../shared/notes/browser-testing.md); the app works around the known
+    cause, and this keeps the tests honest if another one shows up.
+    """
+    cam = camera(page)
+    for attempt in range(1, attempts + 1):
+        cam.get_by_role("button", name="Start").click()
+        if wait_until(lambda: video_playing(page), timeout):
+            return attempt
+        stop = cam.get_by_role("button", name="Stop")
+        if stop.count():
+            stop.click()
+        cam.get_by_role("button", name="Start").wait_for()
+    raise AssertionError(f"the returned video did not play after {attempts} START presses")
+
+
+def grab_frame(page) -> np.ndarray:
+    """The frame the returned <video> shows now (BGR), read through a canvas."""
+    import base64
+
+    url = camera(page).locator("video").first.evaluate(GRAB_FRAME_JS)
+    data = np.frombuffer(base64.b64decode(url.split(",", 1)[1]), np.uint8)
+    return cv2.imdecode(data, cv2.IMREAD_COLOR)
+
+
+def overlay_fraction(returned: np.ndarray, source: np.ndarray) -> float:
+    """Share of pixels that differ strongly from the frame the camera sent (video coding noise is far smaller)."""
+    if returned.shape != source.shape:
+        source = cv2.resize(source, (returned.shape[1], returned.shape[0]), interpolation=cv2.INTER_AREA)
+    diff = np.abs(returned.astype(np.int16) - source.astype(np.int16)).sum(axis=2)
+    return float((diff > 150).mean())
 
 
 def open_tab(page, name: str) -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
 
-from tests.e2e.conftest import face_frame, open_tab
 from fer_app.labels import COLORS_BGR
+from tests.e2e.conftest import face_frame, open_tab
 
 
 def test_photo_upload_shows_annotated_image_chart_and_downloads(page, tmp_path, artifacts):
@@ -44,7 +45,7 @@ def test_photo_upload_shows_annotated_image_chart_and_downloads(page, tmp_path, 
 
     with page.expect_download() as info:
         panel.get_by_role("button", name="Download JSON").click()
-    report = json.loads(open(info.value.path()).read())
+    report = json.loads(Path(info.value.path()).read_text())
     assert report["file"] == "astronaut.png"
     assert len(report["faces"]) == 1
     face = report["faces"][0]
