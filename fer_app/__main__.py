@@ -97,12 +97,41 @@ def _run_export(args) -> int:
     return 0
 
 
+def _add_card(sub) -> None:
+    p = sub.add_parser("card", help="write the model card (card.json, card.md) for a trained, exported model")
+    p.add_argument("--run", required=True, help="the training run folder (holds summary.json)")
+    p.add_argument("--keras", required=True, help="the .keras model")
+    p.add_argument("--onnx", required=True, help="the exported .onnx model")
+    p.add_argument("--val", default="../shared/datasets/fer2013/val", help="validation folder or CSV")
+    p.add_argument("--command", required=True, help="the training command, as the card should quote it")
+    p.add_argument("--out", default="models", help="folder for card.json and card.md")
+    p.set_defaults(func=_run_card)
+
+
+def _run_card(args) -> int:
+    import json
+    from pathlib import Path
+
+    from fer_app.training import card, data, evaluate
+
+    dataset = data.load(args.val)
+    probs = evaluate.predict_probabilities([evaluate.load_predictor(args.onnx)], dataset.images)
+    result = {"data": args.val} | evaluate.metrics(dataset.labels, probs)
+    model_card = card.build_card(Path(args.run), Path(args.keras), Path(args.onnx), result, args.command)
+    out = Path(args.out)
+    (out / "card.json").write_text(json.dumps(model_card, indent=2) + "\n")
+    (out / "card.md").write_text(card.render_markdown(model_card))
+    print(f"validation accuracy {result['accuracy']:.4f}, macro-F1 {result['macro_f1']:.4f}; wrote {out}/card.json and card.md")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fer-app", description="Facial emotion recognition: train, evaluate, export, analyse.")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train(sub)
     _add_evaluate(sub)
     _add_export(sub)
+    _add_card(sub)
     analyze_cli.add_commands(sub)
     return parser
 
