@@ -102,7 +102,7 @@ def timeline_chart(times_s: Sequence[float], shares: Mapping[str, Sequence[float
         title={"text": title, "x": 0, "font": {"size": 13}},
         height=300,
         xaxis={"title": "time (s)"},
-        yaxis={"title": "share of faces (%)", "range": [0, 100]},
+        yaxis={"title": "mean probability (%)", "range": [0, 100]},
         legend={"orientation": "h", "y": -0.3},
         **_LAYOUT,
     )

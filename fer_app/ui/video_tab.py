@@ -100,7 +100,8 @@ def _analyse(upload, fps: float | None) -> dict:
 
 def _show(stored: dict) -> None:
     summary, rows, stem = stored["summary"], stored["rows"], stored["stem"]
-    st.video(stored["video"], format="video/mp4")
+    player, _ = st.columns([2, 1])
+    player.video(stored["video"], format="video/mp4")
 
     shares = summary["emotion_shares"]
     top = max(shares, key=shares.get) if any(shares.values()) else None

@@ -272,6 +272,28 @@ def open_tab(page, name: str) -> None:
     page.get_by_role("tab", name=name).click()
 
 
+def write_face_video(path: Path, seconds: float = 4.0, fps: int = 15) -> Path:
+    """An MP4 (H.264, via PyAV) of the astronaut's face drifting slowly across the frame."""
+    import av
+
+    base = face_frame()
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = base.shape[1], base.shape[0], "yuv420p"
+        for i in range(int(seconds * fps)):
+            frame = av.VideoFrame.from_ndarray(np.roll(base, i * 2, axis=1), format="bgr24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def upload(page, tab: str, path: Path) -> None:
+    panel = page.get_by_role("tabpanel", name=tab)
+    panel.get_by_test_id("stFileUploader").locator('input[type="file"]').set_input_files(str(path))
+
+
 def fer_image(emotion: str = "happy", index: int = 0) -> Path:
     files = sorted((FER_VAL / emotion).glob("*.png"))
     if not files:
