@@ -110,7 +110,7 @@ class LiveSession:
         with self._lock:
             now = self._clock()
             recent = [t for t in self._frame_times if now - t <= 3.0]
-            span = (now - recent[0]) if len(recent) > 1 else 0.0
+            span = (recent[-1] - recent[0]) if len(recent) > 1 else 0.0
             fps = (len(recent) - 1) / span if span > 0 else 0.0
             lat = np.asarray(self._latencies, dtype=np.float64)
             faces_now = self._faces_now if self._streaming else 0

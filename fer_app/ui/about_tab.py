@@ -17,8 +17,8 @@ surprise, neutral) its appearance is closest to, with a confidence.
 **Intended uses:** rehearsing a talk with your own camera; analysing recordings of people who
 have agreed to it; learning how facial-expression models behave and where they fail.
 
-**Out of scope, and not to be used for:** judging how people feel, whether they are paying
-attention, following, engaged, honest or well; decisions about any person (grading, hiring,
+**Out of scope, and not to be used for:** judging how people feel, whether they are
+following, interested, honest or well; scoring anyone's focus or participation; decisions about any person (grading, hiring,
 promotion, discipline, security); monitoring pupils, students or employees. The EU AI Act,
 Art. 5(1)(f), prohibits emotion inference in workplaces and education institutions except for
 medical or safety reasons. There is no scientific consensus that facial expressions reveal

@@ -1,0 +1,172 @@
+"""The live path without a browser: LiveSession and LiveProcessor on real av.VideoFrames, the real model."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import threading
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from fer_app.classify import DEFAULT_MODEL
+from fer_app.labels import EMOTIONS
+from fer_app.live import LiveProcessor, LiveSession, LiveSettings
+from fer_app.pipeline import EmotionRecognizer
+
+pytestmark = pytest.mark.skipif(not Path(DEFAULT_MODEL).exists(), reason="needs models/default.onnx")
+
+
+class FakeClock:
+    """Time that moves only when the test says so."""
+
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def astronaut_frame() -> np.ndarray:
+    from skimage import data
+
+    face = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+    frame = np.full((480, 640, 3), 96, np.uint8)
+    frame[:, 80:560] = cv2.resize(face, (480, 480), interpolation=cv2.INTER_AREA)
+    return frame
+
+
+@pytest.fixture(scope="module")
+def frame() -> np.ndarray:
+    return astronaut_frame()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def session(clock) -> LiveSession:
+    return LiveSession(EmotionRecognizer, window_s=10.0, clock=clock)
+
+
+def video_frame(bgr: np.ndarray, pts: int = 0) -> av.VideoFrame:
+    f = av.VideoFrame.from_ndarray(bgr, format="bgr24")
+    f.pts = pts
+    return f
+
+
+def test_processor_draws_the_overlay_and_reports_the_face(session, frame, clock):
+    processor = LiveProcessor(session)
+    out = processor.recv(video_frame(frame))
+    annotated = out.to_ndarray(format="bgr24")
+    assert annotated.shape == frame.shape
+    changed = np.any(annotated != frame, axis=2).mean()
+    assert changed > 0.005, "no box or label drawn"
+    snap = session.snapshot()
+    assert snap.faces_now == 1
+    assert snap.frames_processed == 1
+    assert snap.streaming
+    assert sum(snap.distribution.values()) == pytest.approx(1.0, abs=1e-6)
+    assert set(snap.distribution) == set(EMOTIONS)
+
+
+def test_aggregate_only_draws_nothing_but_still_counts(session, frame):
+    session.update_settings(LiveSettings(aggregate_only=True))
+    out = LiveProcessor(session).recv(video_frame(frame)).to_ndarray(format="bgr24")
+    assert np.array_equal(out, frame)
+    assert session.snapshot().faces_now == 1
+
+
+def test_queued_frames_are_dropped_not_processed(session, frame):
+    processor = LiveProcessor(session)
+    frames = [video_frame(frame, pts=i) for i in range(5)]
+    out = asyncio.run(processor.recv_queued(frames))
+    assert len(out) == 1
+    snap = session.snapshot()
+    assert snap.frames_processed == 1
+    assert snap.frames_dropped == 4
+
+
+def test_settings_reach_the_detector(session, frame):
+    session.update_settings(LiveSettings(sensitivity=9, min_face=300, smoothing=0.0))
+    LiveProcessor(session).recv(video_frame(frame))
+    recognizer = session._recognizer
+    assert recognizer.detector.min_neighbors == 9
+    assert recognizer.detector.min_face == 300
+    assert recognizer.smoothing == 0.0
+    # The astronaut's face is ~130 px wide in this frame: a 300 px minimum hides it.
+    assert session.snapshot().faces_now == 0
+
+
+def test_timeline_survives_stop_and_is_one_row_per_second(session, frame, clock):
+    processor = LiveProcessor(session)
+    for _ in range(9):  # 4.5 s of stream at 2 frames per second
+        processor.recv(video_frame(frame))
+        clock.now += 0.5
+    processor.on_ended()
+    snap = session.snapshot()
+    assert not snap.streaming and snap.faces_now == 0
+    rows = list(csv.DictReader(io.StringIO(session.timeline_csv())))
+    assert [int(r["second"]) for r in rows] == [0, 1, 2, 3, 4]
+    assert all(r["dominant"] in EMOTIONS for r in rows)
+    assert '"second": 0' in session.timeline_json()
+    session.clear_timeline()
+    assert session.snapshot().timeline_rows == 0
+
+
+def test_snapshot_rates_come_from_the_clock(session, frame, clock):
+    processor = LiveProcessor(session)
+    for _ in range(11):
+        processor.recv(video_frame(frame))
+        clock.now += 0.1  # 10 frames per second
+    snap = session.snapshot()
+    assert snap.fps == pytest.approx(10.0, rel=0.01)
+    assert snap.seconds_since_frame == pytest.approx(0.1)
+
+
+def test_a_failing_frame_keeps_the_stream_alive(clock, frame):
+    class Broken:
+        def configure(self, **_):
+            pass
+
+        def reset(self):
+            pass
+
+        def analyze(self, frame, timestamp=None):
+            raise RuntimeError("detector exploded")
+
+    session = LiveSession(Broken, clock=clock)
+    out = LiveProcessor(session).recv(video_frame(frame)).to_ndarray(format="bgr24")
+    assert np.array_equal(out, frame)  # the camera image goes back untouched
+    assert "detector exploded" in session.snapshot().error
+
+
+def test_page_and_worker_threads_share_a_session(session, frame):
+    """The worker thread writes while the page reads: snapshots stay consistent."""
+    processor = LiveProcessor(session)
+    errors: list[Exception] = []
+
+    def worker():
+        try:
+            for _ in range(20):
+                processor.recv(video_frame(frame))
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    seen = []
+    while thread.is_alive():
+        snap = session.snapshot()
+        seen.append(snap.frames_processed)
+        assert snap.frames_processed == 0 or sum(snap.distribution.values()) == pytest.approx(1.0, abs=1e-6)
+    thread.join()
+    assert not errors
+    assert seen == sorted(seen)
+    assert session.snapshot().frames_processed == 20
