@@ -10,9 +10,7 @@ from fer_app.ui.live_tab import render_controls, render_live_tab
 from fer_app.ui.photo_tab import render_photo_tab
 from fer_app.ui.video_tab import render_video_tab
 
-st.set_page_config(
-    page_title="Facial expression recognition", page_icon="🙂", layout="wide"
-)
+st.set_page_config(page_title="Facial expression recognition", page_icon="🙂", layout="wide")
 
 with st.sidebar:
     settings = render_controls()
@@ -20,9 +18,7 @@ with st.sidebar:
     chart_slot = st.container()
 
 st.title("Facial expression recognition")
-st.caption(
-    "Seven FER2013 expression labels, read from face appearance. Consent first; nothing is stored."
-)
+st.caption("Seven FER2013 expression labels, read from face appearance. Consent first; nothing is stored.")
 
 live, photo, video, about = st.tabs(["Live", "Photo", "Video", "About"])
 with live:

@@ -87,9 +87,7 @@ def render_controls() -> LiveSettings:
 
 def render_live_tab(settings: LiveSettings, chart_slot) -> None:
     agreed = bool(st.session_state.get("live_consent"))
-    with st.expander(
-        "Before you start the camera: what this does, and what it must not be used for", expanded=not agreed
-    ):
+    with st.expander("Before you start the camera: what this does, and what it must not be used for", expanded=not agreed):
         st.markdown(CONSENT_TEXT)
     consent = st.checkbox(
         "I understand, and I (and anyone on camera) agree to the analysis",
@@ -233,9 +231,7 @@ def _status(session: LiveSession) -> None:
         since = st.session_state.get("live_playing_since")
         waited = time.monotonic() - since if since else 0.0
         stalled = (snap.frames_processed == 0 or not snap.streaming) and waited > STALL_S
-        stalled = stalled or (
-            snap.streaming and snap.seconds_since_frame is not None and snap.seconds_since_frame > STALL_S
-        )
+        stalled = stalled or (snap.streaming and snap.seconds_since_frame is not None and snap.seconds_since_frame > STALL_S)
         if stalled:
             st.warning(
                 "The camera connected but no video is reaching the analyser. "

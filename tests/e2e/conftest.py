@@ -28,9 +28,7 @@ FER_VAL = ROOT.parent / "shared" / "datasets" / "fer2013" / "val"
 
 
 def pytest_configure(config):
-    config.addinivalue_line(
-        "markers", "browser: drives the real app in headless Chromium (slow; needs /usr/bin/chromium)"
-    )
+    config.addinivalue_line("markers", "browser: drives the real app in headless Chromium (slow; needs /usr/bin/chromium)")
     config.addinivalue_line("markers", "query(string): query string appended to the app's URL for this test")
 
 

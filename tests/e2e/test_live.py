@@ -69,10 +69,7 @@ def test_live_overlay_chart_aggregate_view_stop_and_timeline(page, app_server, a
     time.sleep(2)
     sidebar.get_by_text("Aggregate only").click()  # a rerun re-reads the count
     page.wait_for_timeout(1500)
-    assert (
-        int(re.search(r"(\d+) frames", page.get_by_text(re.compile(r"Stopped\. \d+ frames")).inner_text()).group(1))
-        == count
-    )
+    assert int(re.search(r"(\d+) frames", page.get_by_text(re.compile(r"Stopped\. \d+ frames")).inner_text()).group(1)) == count
     assert not video_playing(page)
 
     # The session's timeline stays downloadable after STOP.

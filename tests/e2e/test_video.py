@@ -42,9 +42,7 @@ def test_video_upload_progress_result_and_downloads(page, tmp_path, artifacts):
     # The annotated video plays in the page.
     player = panel.locator("video").first
     player.wait_for()
-    assert wait_until(lambda: player.evaluate("v => v.readyState >= 1 && v.duration > 3"), 15), (
-        "the result video does not load"
-    )
+    assert wait_until(lambda: player.evaluate("v => v.readyState >= 1 && v.duration > 3"), 15), "the result video does not load"
     player.evaluate("v => { v.muted = true; return v.play(); }")
     assert wait_until(lambda: player.evaluate("v => v.currentTime > 0.3"), 10), "the result video does not play"
 
