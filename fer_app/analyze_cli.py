@@ -20,21 +20,15 @@ BENCHMARKS_DIR = Path(__file__).resolve().parent.parent / "benchmarks"
 def add_commands(sub) -> None:
     p = sub.add_parser("image", help="find faces in a photo and label their emotions")
     p.add_argument("path", help="image file (JPEG, PNG, WebP, GIF, TIFF, BMP ...)")
-    p.add_argument(
-        "--out", help="write the annotated image here (format from the extension)"
-    )
+    p.add_argument("--out", help="write the annotated image here (format from the extension)")
     p.add_argument("--json", action="store_true", help="print the faces as JSON")
     p.add_argument("--model", help="ONNX model (default: models/default.onnx)")
     p.set_defaults(func=run_image)
 
-    p = sub.add_parser(
-        "video", help="analyse a video file: summary, timeline, annotated copy"
-    )
+    p = sub.add_parser("video", help="analyse a video file: summary, timeline, annotated copy")
     p.add_argument("path", help="video file (mp4, mov, webm, avi, mkv ...)")
     p.add_argument("--out", help="write an annotated H.264 MP4 here")
-    p.add_argument(
-        "--timeline", help="write the per-second timeline here (.csv, or .json)"
-    )
+    p.add_argument("--timeline", help="write the per-second timeline here (.csv, or .json)")
     p.add_argument(
         "--fps",
         type=float,
@@ -44,23 +38,17 @@ def add_commands(sub) -> None:
     p.add_argument("--model", help="ONNX model (default: models/default.onnx)")
     p.set_defaults(func=run_video)
 
-    p = sub.add_parser(
-        "bench", help="measure latency, throughput and memory of the engine"
-    )
+    p = sub.add_parser("bench", help="measure latency, throughput and memory of the engine")
     p.add_argument(
         "--json",
         action="store_true",
         help="print the figures as JSON instead of a table",
     )
-    p.add_argument(
-        "--quick", action="store_true", help="fewer repetitions (a smoke run)"
-    )
+    p.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
     p.add_argument("--model", help="ONNX model (default: models/default.onnx)")
     p.set_defaults(func=run_bench)
 
-    p = sub.add_parser(
-        "margin", help="measure the Haar-box margin that matches FER2013 framing"
-    )
+    p = sub.add_parser("margin", help="measure the Haar-box margin that matches FER2013 framing")
     p.add_argument(
         "--data",
         default=None,
@@ -80,9 +68,7 @@ def _recognizer(args):
     from fer_app.classify import EmotionClassifier
     from fer_app.pipeline import EmotionRecognizer
 
-    return EmotionRecognizer(
-        classifier=EmotionClassifier(args.model) if args.model else None
-    )
+    return EmotionRecognizer(classifier=EmotionClassifier(args.model) if args.model else None)
 
 
 def run_image(args) -> int:
@@ -100,14 +86,10 @@ def run_image(args) -> int:
     if args.json:
         print(json.dumps({"faces": [f.to_dict() for f in result.faces]}, indent=2))
     else:
-        print(
-            f"{len(result.faces)} face(s) in {Path(args.path).name} ({result.width}x{result.height})"
-        )
+        print(f"{len(result.faces)} face(s) in {Path(args.path).name} ({result.width}x{result.height})")
         for i, face in enumerate(result.faces, 1):
             x, y, w, h = face.box
-            print(
-                f"  {i}. {face.emotion:<8} {face.confidence:5.0%}  box x={x} y={y} w={w} h={h}"
-            )
+            print(f"  {i}. {face.emotion:<8} {face.confidence:5.0%}  box x={x} y={y} w={w} h={h}")
         if args.out:
             print(f"annotated image: {args.out}")
     return 0
@@ -120,9 +102,7 @@ def _write_image(out: str, image, cv2) -> None:
     except cv2.error:
         ok = False
     if not ok:
-        raise FerError(
-            f"{out}: cannot write an image with extension '{suffix}' (use .png or .jpg)"
-        )
+        raise FerError(f"{out}: cannot write an image with extension '{suffix}' (use .png or .jpg)")
     try:
         Path(out).write_bytes(encoded.tobytes())
     except OSError as e:
@@ -132,14 +112,15 @@ def _write_image(out: str, image, cv2) -> None:
 class ProgressBar:
     """A one-line progress bar on stderr, redrawn at most ten times a second."""
 
-    def __init__(self, stream=sys.stderr, width: int = 30):
-        self.stream, self.width = stream, width
+    def __init__(self, stream=None, width: int = 30):
+        self.stream, self.width = stream or sys.stderr, width
         self.started = time.monotonic()
         self._last_draw = 0.0
 
     def __call__(self, done: int, total: int | None) -> None:
         now = time.monotonic()
-        if now - self._last_draw < 0.1:
+        finished = total is not None and done >= total
+        if now - self._last_draw < 0.1 and not finished:
             return
         self._last_draw = now
         rate = done / max(now - self.started, 1e-9)
@@ -177,17 +158,11 @@ def run_video(args) -> int:
         if bar is not None:
             bar.finish()
     if args.timeline:
-        text = (
-            summary.timeline.to_json()
-            if args.timeline.lower().endswith(".json")
-            else summary.timeline.to_csv()
-        )
+        text = summary.timeline.to_json() if args.timeline.lower().endswith(".json") else summary.timeline.to_csv()
         try:
             Path(args.timeline).write_text(text)
         except OSError as e:
-            raise FerError(
-                f"{args.timeline}: cannot write ({e.strerror or e})"
-            ) from None
+            raise FerError(f"{args.timeline}: cannot write ({e.strerror or e})") from None
     for note in summary.notes:
         print(f"note: {note}", file=sys.stderr)
     if args.json:
@@ -197,15 +172,9 @@ def run_video(args) -> int:
         print(
             f"{Path(args.path).name}: {d['duration']:.1f} s, {d['width']}x{d['height']}, {d['frames_analysed']} frames analysed"
         )
-        print(
-            f"faces seen: {d['faces_seen']} (at most {d['max_faces']} at once), tracks: {d['tracks_seen']}"
-        )
+        print(f"faces seen: {d['faces_seen']} (at most {d['max_faces']} at once), tracks: {d['tracks_seen']}")
         shares = sorted(d["emotion_shares"].items(), key=lambda kv: -kv[1])
-        print(
-            "emotions: " + ", ".join(f"{k} {v:.0%}" for k, v in shares if v > 0)
-            if d["faces_seen"]
-            else "emotions: no faces"
-        )
+        print("emotions: " + ", ".join(f"{k} {v:.0%}" for k, v in shares if v > 0) if d["faces_seen"] else "emotions: no faces")
         if args.out:
             print(f"annotated video: {args.out}")
         if args.timeline:
@@ -217,9 +186,7 @@ def _load_benchmark_module(name: str):
     """The benchmark scripts live in benchmarks/ of the source checkout."""
     path = BENCHMARKS_DIR / f"{name}.py"
     if not path.exists():
-        raise FerError(
-            f"{path}: not found (benchmarks need a source checkout of the project)"
-        )
+        raise FerError(f"{path}: not found (benchmarks need a source checkout of the project)")
     spec = importlib.util.spec_from_file_location(f"fer_benchmarks_{name}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -227,12 +194,8 @@ def _load_benchmark_module(name: str):
 
 
 def run_bench(args) -> int:
-    return _load_benchmark_module("engine_bench").main(
-        as_json=args.json, quick=args.quick, model=args.model
-    )
+    return _load_benchmark_module("engine_bench").main(as_json=args.json, quick=args.quick, model=args.model)
 
 
 def run_margin(args) -> int:
-    return _load_benchmark_module("measure_margin").main(
-        data=args.data, limit=args.limit, as_json=args.json
-    )
+    return _load_benchmark_module("measure_margin").main(data=args.data, limit=args.limit, as_json=args.json)

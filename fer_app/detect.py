@@ -30,9 +30,7 @@ class FaceDetector(Protocol):
 def _cascade_path() -> str:
     folder = getattr(getattr(cv2, "data", None), "haarcascades", None)
     if not folder:
-        raise ModelError(
-            "this OpenCV build ships no Haar cascades (install opencv-python-headless 4.x)"
-        )
+        raise ModelError("this OpenCV build ships no Haar cascades (install opencv-python-headless 4.x)")
     return folder + CASCADE_FILE
 
 
@@ -56,7 +54,7 @@ class HaarDetector:
         min_neighbors: int = 5,
         min_face: int = 40,
         detect_width: int = 480,
-        equalize: bool = True,
+        equalize: bool = False,
     ):
         self.scale_factor = scale_factor
         self.min_neighbors = min_neighbors
@@ -80,14 +78,9 @@ class HaarDetector:
                 interpolation=cv2.INTER_AREA,
             )
         min_side = max(CASCADE_WINDOW, round(self.min_face * scale))
-        return [
-            _scale_box(b, 1.0 / scale)
-            for b in self._run(grey, min_side, 0, self.scale_factor, self.min_neighbors)
-        ]
+        return [_scale_box(b, 1.0 / scale) for b in self._run(grey, min_side, 0, self.scale_factor, self.min_neighbors)]
 
-    def detect_near(
-        self, grey: np.ndarray, box: Box, search: float = 2.0, resize_to: int = 40
-    ) -> Box | None:
+    def detect_near(self, grey: np.ndarray, box: Box, search: float = 2.5, resize_to: int = 40) -> Box | None:
         """The face nearest to `box` within a window `search` times its size, or None.
 
         The cheap step between full detections: only a small region is
@@ -115,9 +108,7 @@ class HaarDetector:
             region = cv2.resize(region, size, interpolation=cv2.INTER_AREA)
         min_side = max(CASCADE_WINDOW, int(side * scale * 0.75))
         max_side = max(min_side + 1, int(side * scale * 1.33) + 1)
-        found = self._run(
-            region, min_side, max_side, 1.1, max(1, self.min_neighbors - 2)
-        )
+        found = self._run(region, min_side, max_side, 1.1, max(1, self.min_neighbors - 2))
         if not found:
             return None
         boxes = [_shift_box(_scale_box(b, 1.0 / scale), x0, y0) for b in found]

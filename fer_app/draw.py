@@ -59,11 +59,7 @@ def draw_results(
 ) -> np.ndarray:
     """An annotated copy of the frame. With show_labels=False nothing is drawn per face
     (the aggregate-only view); show_probabilities adds a bar per emotion beside each box."""
-    out = (
-        frame_bgr.copy()
-        if frame_bgr.ndim == 3
-        else cv2.cvtColor(frame_bgr, cv2.COLOR_GRAY2BGR)
-    )
+    out = frame_bgr.copy() if frame_bgr.ndim == 3 else cv2.cvtColor(frame_bgr, cv2.COLOR_GRAY2BGR)
     if out.shape[2] == 4:
         out = cv2.cvtColor(out, cv2.COLOR_BGRA2BGR)
     if not show_labels:
@@ -99,9 +95,7 @@ def _probability_bars(img: np.ndarray, face, x: int, y: int, s: float) -> None:
     bar_w, row_h = int(90 * s), max(10, round(14 * s))
     font_scale = 0.38 * s
     thickness = max(1, round(s))
-    label_w = cv2.getTextSize("surprise", FONT, font_scale, thickness)[0][0] + int(
-        4 * s
-    )
+    label_w = cv2.getTextSize("surprise", FONT, font_scale, thickness)[0][0] + int(4 * s)
     total_w = label_w + bar_w
     if x + total_w > img.shape[1]:  # no room on the right: go left of the box
         x = max(0, face.box[0] - total_w - int(4 * s))

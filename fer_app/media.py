@@ -32,9 +32,7 @@ def _read_source(source: bytes | bytearray | str | Path) -> tuple[bytes, str]:
         raise BadImageError(f"{path}: not a file")
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
-        raise BadImageError(
-            f"{path.name}: file too large ({size / 2**20:.0f} MB; the limit is {MAX_FILE_BYTES // 2**20} MB)"
-        )
+        raise BadImageError(f"{path.name}: file too large ({size / 2**20:.0f} MB; the limit is {MAX_FILE_BYTES // 2**20} MB)")
     try:
         return path.read_bytes(), path.name
     except OSError as e:
@@ -52,13 +50,9 @@ def load_image(source: bytes | bytearray | str | Path) -> tuple[np.ndarray, list
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             im = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
-        raise BadImageError(
-            f"{name}: not an image, or a format this tool cannot read"
-        ) from None
+        raise BadImageError(f"{name}: not an image, or a format this tool cannot read") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise BadImageError(
-            f"{name}: image dimensions too large (possible decompression bomb)"
-        ) from None
+        raise BadImageError(f"{name}: image dimensions too large (possible decompression bomb)") from None
     except (OSError, ValueError, SyntaxError) as e:
         raise BadImageError(f"{name}: corrupt image header ({e})") from None
 
@@ -73,9 +67,7 @@ def load_image(source: bytes | bytearray | str | Path) -> tuple[np.ndarray, list
 
     frames = getattr(im, "n_frames", 1)
     if frames > 1:
-        notes.append(
-            f"animated image with {frames} frames: analysed the first frame only"
-        )
+        notes.append(f"animated image with {frames} frames: analysed the first frame only")
     try:
         im.seek(0)
         im.load()
@@ -95,9 +87,7 @@ def load_image(source: bytes | bytearray | str | Path) -> tuple[np.ndarray, list
     if orientation not in (1, None):
         try:
             im = ImageOps.exif_transpose(im)
-            notes.append(
-                f"rotated upright as its EXIF orientation ({orientation}) says"
-            )
+            notes.append(f"rotated upright as its EXIF orientation ({orientation}) says")
         except (OSError, ValueError, KeyError, TypeError, SyntaxError):
             notes.append("EXIF orientation could not be applied; analysed as stored")
 
@@ -114,14 +104,8 @@ def _to_bgr(im: Image.Image, notes: list[str]) -> np.ndarray:
         else:
             lo, hi = float(np.min(arr)), float(np.max(arr))
             span = hi - lo if hi > lo else 1.0
-            grey = (
-                ((arr.astype(np.float64) - lo) * (255.0 / span))
-                .clip(0, 255)
-                .astype(np.uint8)
-            )
-            notes.append(
-                f"{'32-bit integer' if mode == 'I' else 'floating-point'} image scaled to 8 bits"
-            )
+            grey = ((arr.astype(np.float64) - lo) * (255.0 / span)).clip(0, 255).astype(np.uint8)
+            notes.append(f"{'32-bit integer' if mode == 'I' else 'floating-point'} image scaled to 8 bits")
         return np.ascontiguousarray(np.repeat(grey[:, :, None], 3, axis=2))
     if mode == "P":
         im = im.convert("RGBA" if "transparency" in im.info else "RGB")

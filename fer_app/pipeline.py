@@ -21,12 +21,8 @@ from fer_app.track import FaceTracker, Track
 @dataclass
 class Face:
     box: Box  # (x, y, w, h) in the analysed frame's pixels
-    probabilities: (
-        np.ndarray
-    )  # (7,) in FER2013 order (labels.EMOTIONS); smoothed on the video path
-    track_id: int | None = (
-        None  # stable across frames on the video/live path; None for stills
-    )
+    probabilities: np.ndarray  # (7,) in FER2013 order (labels.EMOTIONS); smoothed on the video path
+    track_id: int | None = None  # stable across frames on the video/live path; None for stills
 
     @property
     def emotion(self) -> str:
@@ -41,10 +37,7 @@ class Face:
             "box": [int(v) for v in self.box],
             "emotion": self.emotion,
             "confidence": round(self.confidence, 4),
-            "probabilities": {
-                name: round(float(p), 4)
-                for name, p in zip(EMOTIONS, self.probabilities)
-            },
+            "probabilities": {name: round(float(p), 4) for name, p in zip(EMOTIONS, self.probabilities)},
         }
         if self.track_id is not None:
             d["track_id"] = int(self.track_id)
@@ -71,16 +64,13 @@ class FrameResult:
 
 def default_live_detector() -> HaarDetector:
     """Settings for video and live frames (chosen by measurement: benchmarks/RESULTS.md)."""
-    return HaarDetector(
-        scale_factor=1.2, min_neighbors=5, min_face=40, detect_width=480
-    )
+    return HaarDetector(scale_factor=1.2, min_neighbors=5, min_face=40, detect_width=480)
 
 
 def default_still_detector() -> HaarDetector:
-    """Photos are analysed once, so they get a finer, slower search."""
-    return HaarDetector(
-        scale_factor=1.1, min_neighbors=5, min_face=24, detect_width=1280
-    )
+    """Photos are analysed once, so they get a finer, slower search. Larger photos are searched at
+    1024 px wide: finer than that finds few more faces and more false ones (benchmarks/RESULTS.md)."""
+    return HaarDetector(scale_factor=1.1, min_neighbors=5, min_face=24, detect_width=1024)
 
 
 class EmotionRecognizer:
@@ -113,17 +103,13 @@ class EmotionRecognizer:
         max_hold: int = 2,
     ):
         self.detector = detector or default_live_detector()
-        self.still_detector = still_detector or (
-            detector if detector is not None else default_still_detector()
-        )
+        self.still_detector = still_detector or (detector if detector is not None else default_still_detector())
         self.classifier = classifier or EmotionClassifier()
         self.smoothing = smoothing
         self.detect_every = detect_every
         self.classify_every = classify_every
         self.margin = margin  # None: preprocess.FACE_MARGIN, the measured value
-        self.max_hold = (
-            max_hold  # frames a face missed by the near search is still reported
-        )
+        self.max_hold = max_hold  # frames a face missed by the near search is still reported
         self.tracker = FaceTracker(timeout_s=track_timeout)
         self._frame_index = 0
 
@@ -164,24 +150,18 @@ class EmotionRecognizer:
             detected=True,
         )
 
-    def analyze(
-        self, frame_bgr: np.ndarray, timestamp: float | None = None
-    ) -> FrameResult:
+    def analyze(self, frame_bgr: np.ndarray, timestamp: float | None = None) -> FrameResult:
         t = time.monotonic() if timestamp is None else float(timestamp)
         grey = preprocess.to_grey(frame_bgr)
         tracker = self.tracker
         tracker.expire(t)
         can_follow = hasattr(self.detector, "detect_near")
-        full = (
-            not can_follow
-            or self.detect_every <= 1
-            or self._frame_index % self.detect_every == 0
-        )
+        full = not can_follow or self.detect_every <= 1 or self._frame_index % self.detect_every == 0
 
         found: list[tuple[Track, Box]] = []
         if full:
             boxes = self.detector.detect(grey)
-            matched = tracker.match(boxes)
+            matched = tracker.match(boxes, t)
             seen = set()
             for box, track in zip(boxes, matched):
                 track = track or tracker.start(box, t)
@@ -196,37 +176,27 @@ class EmotionRecognizer:
             tracker.tracks = [tr for tr in tracker.tracks if tr.unconfirmed < 3]
         else:
             for track in tracker.tracks:
-                box = self.detector.detect_near(grey, track.box)
+                box = self.detector.detect_near(grey, track.predicted(t))
                 if box is not None:
                     found.append((track, box))
             found = _drop_duplicates(found)
 
         for track, box in found:
-            track.box, track.last_seen, track.misses = box, t, 0
+            track.moved_to(box, t)
         found_ids = {track.id for track, _ in found}
         for track in tracker.tracks:
             if track.id not in found_ids:
                 track.misses += 1
             track.age += 1
 
-        due = [
-            tr
-            for tr, _ in found
-            if tr.probabilities is None
-            or self._frame_index - tr.last_classified >= max(1, self.classify_every)
-        ]
+        due = [tr for tr, _ in found if self._classification_due(tr)]
         for track, p in zip(due, self._classify(grey, [tr.box for tr in due])):
             track.smooth(p, self.smoothing)
             track.last_classified = self._frame_index
 
-        shown = [
-            tr
-            for tr in tracker.tracks
-            if tr.probabilities is not None and tr.misses <= self.max_hold
-        ]
+        shown = [tr for tr in tracker.tracks if tr.probabilities is not None and tr.misses <= self.max_hold]
         faces = [
-            Face(box=tr.box, probabilities=tr.probabilities.copy(), track_id=tr.id)
-            for tr in sorted(shown, key=lambda tr: tr.id)
+            Face(box=tr.box, probabilities=tr.probabilities.copy(), track_id=tr.id) for tr in sorted(shown, key=lambda tr: tr.id)
         ]
         self._frame_index += 1
         return FrameResult(
@@ -236,6 +206,15 @@ class EmotionRecognizer:
             height=grey.shape[0],
             detected=full,
         )
+
+    def _classification_due(self, track: Track) -> bool:
+        every = max(1, int(self.classify_every))
+        if track.probabilities is None or every == 1:
+            return True
+        if self._frame_index - track.last_classified >= 2 * every:
+            return True  # it missed its turns while hidden
+        # Staggered by id, so that each frame classifies about 1/every of the faces.
+        return (self._frame_index + track.id) % every == 0
 
     def _classify(self, grey: np.ndarray, boxes: list[Box]) -> np.ndarray:
         if not boxes:

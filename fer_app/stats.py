@@ -41,9 +41,7 @@ class RollingDistribution:
         self._trim(result.timestamp)
 
     def _trim(self, now: float) -> None:
-        while self._frames and (
-            now - self._frames[0][0] > self.window_s or self._frames[0][0] > now
-        ):
+        while self._frames and (now - self._frames[0][0] > self.window_s or self._frames[0][0] > now):
             _, n, probs = self._frames.popleft()
             self._sum -= probs
             self._count -= n
@@ -113,9 +111,7 @@ class Timeline:
             row = {"second": second, "frames": bucket.frames, "faces": bucket.max_faces}
             if bucket.observations:
                 mean = bucket.sum / bucket.observations
-                row.update(
-                    {name: round(float(v), 4) for name, v in zip(EMOTIONS, mean)}
-                )
+                row.update({name: round(float(v), 4) for name, v in zip(EMOTIONS, mean)})
                 row["dominant"] = EMOTIONS[int(np.argmax(mean))]
             else:
                 row.update({name: None for name in EMOTIONS})

@@ -21,15 +21,31 @@ class Track:
     age: int = 0  # frames since the track began
     last_classified: int = -1  # the tracker's frame number of the last classification
     unconfirmed: int = 0  # full detections in a row that did not find this face
+    velocity: tuple[float, float] = (0.0, 0.0)  # of the box centre, pixels per second
+
+    def predicted(self, timestamp: float) -> Box:
+        """Where the box should be at `timestamp` if the face keeps moving as it did (at most 0.5 s ahead)."""
+        dt = min(max(0.0, timestamp - self.last_seen), 0.5)
+        x, y, w, h = self.box
+        return (round(x + self.velocity[0] * dt), round(y + self.velocity[1] * dt), w, h)
+
+    def moved_to(self, box: Box, timestamp: float) -> None:
+        """The face was found at `box`: update the position and the velocity estimate."""
+        dt = timestamp - self.last_seen
+        if 0.0 < dt <= 0.5:
+            vx = (box[0] + box[2] / 2 - self.box[0] - self.box[2] / 2) / dt
+            vy = (box[1] + box[3] / 2 - self.box[1] - self.box[3] / 2) / dt
+            self.velocity = (0.5 * self.velocity[0] + 0.5 * vx, 0.5 * self.velocity[1] + 0.5 * vy)
+        elif dt > 0.5:
+            self.velocity = (0.0, 0.0)
+        self.box, self.last_seen, self.misses = box, timestamp, 0
 
     def smooth(self, probabilities: np.ndarray, smoothing: float) -> None:
         """EMA: keep `smoothing` of the old estimate, take the rest from the new one."""
         if self.probabilities is None:
             self.probabilities = probabilities.astype(np.float32, copy=True)
         else:
-            self.probabilities = (
-                smoothing * self.probabilities + (1.0 - smoothing) * probabilities
-            )
+            self.probabilities = smoothing * self.probabilities + (1.0 - smoothing) * probabilities
 
 
 class FaceTracker:
@@ -48,9 +64,7 @@ class FaceTracker:
     ):
         self.timeout_s = timeout_s
         self.min_iou = min_iou
-        self.max_centre_shift = (
-            max_centre_shift  # as a fraction of the track's box side
-        )
+        self.max_centre_shift = max_centre_shift  # as a fraction of the track's box side
         self.tracks: list[Track] = []
         self._next_id = 1
 
@@ -58,17 +72,19 @@ class FaceTracker:
         self.tracks = []
         self._next_id = 1
 
-    def match(self, boxes: list[Box]) -> list[Track | None]:
-        """The existing track for each box (or None), each track used at most once."""
+    def match(self, boxes: list[Box], timestamp: float | None = None) -> list[Track | None]:
+        """The existing track for each box (or None), each track used at most once.
+
+        With a timestamp, boxes are compared with where each track is predicted to be by then.
+        """
         pairs = []
         for ti, track in enumerate(self.tracks):
-            side = max(track.box[2], track.box[3])
-            tcx, tcy = track.box[0] + track.box[2] / 2, track.box[1] + track.box[3] / 2
+            expected = track.box if timestamp is None else track.predicted(timestamp)
+            side = max(expected[2], expected[3])
+            tcx, tcy = expected[0] + expected[2] / 2, expected[1] + expected[3] / 2
             for bi, box in enumerate(boxes):
-                overlap = iou(track.box, box)
-                shift = np.hypot(
-                    box[0] + box[2] / 2 - tcx, box[1] + box[3] / 2 - tcy
-                ) / max(side, 1)
+                overlap = iou(expected, box)
+                shift = np.hypot(box[0] + box[2] / 2 - tcx, box[1] + box[3] / 2 - tcy) / max(side, 1)
                 if overlap >= self.min_iou or shift <= self.max_centre_shift:
                     # Prefer overlap; centre distance breaks ties and rescues fast movers.
                     pairs.append((-overlap, shift, ti, bi))
@@ -90,6 +106,4 @@ class FaceTracker:
 
     def expire(self, timestamp: float) -> None:
         """Drop tracks unseen for longer than `timeout_s` (or stamped in the future: a clock jump)."""
-        self.tracks = [
-            t for t in self.tracks if 0.0 <= timestamp - t.last_seen <= self.timeout_s
-        ]
+        self.tracks = [t for t in self.tracks if 0.0 <= timestamp - t.last_seen <= self.timeout_s]

@@ -33,21 +33,15 @@ class VideoSummary:
     duration: float = 0.0  # seconds of video decoded
     width: int = 0  # as displayed, after rotation
     height: int = 0
-    rotation: int = (
-        0  # degrees counterclockwise applied to frames to display them upright
-    )
+    rotation: int = 0  # degrees counterclockwise applied to frames to display them upright
     source_fps: float = 0.0
     frames_decoded: int = 0
     frames_analysed: int = 0
     faces_seen: int = 0  # face observations: faces summed over analysed frames
     max_faces: int = 0  # most faces in one frame
     tracks_seen: int = 0  # distinct track ids
-    emotion_counts: dict[str, int] = field(
-        default_factory=lambda: {name: 0 for name in EMOTIONS}
-    )
-    mean_probabilities: np.ndarray = field(
-        default_factory=lambda: np.zeros(NUM_CLASSES)
-    )
+    emotion_counts: dict[str, int] = field(default_factory=lambda: {name: 0 for name in EMOTIONS})
+    mean_probabilities: np.ndarray = field(default_factory=lambda: np.zeros(NUM_CLASSES))
     audio: str = "none"  # none | copied | re-encoded | dropped
     notes: list[str] = field(default_factory=list)
     timeline: Timeline | None = None
@@ -56,10 +50,7 @@ class VideoSummary:
     def emotion_shares(self) -> dict[str, float]:
         """Share of face observations labelled with each emotion."""
         total = sum(self.emotion_counts.values())
-        return {
-            name: (count / total if total else 0.0)
-            for name, count in self.emotion_counts.items()
-        }
+        return {name: (count / total if total else 0.0) for name, count in self.emotion_counts.items()}
 
     def to_dict(self) -> dict:
         return {
@@ -74,9 +65,7 @@ class VideoSummary:
             "max_faces": self.max_faces,
             "tracks_seen": self.tracks_seen,
             "emotion_shares": {k: round(v, 4) for k, v in self.emotion_shares.items()},
-            "mean_probabilities": {
-                k: round(float(v), 4) for k, v in zip(EMOTIONS, self.mean_probabilities)
-            },
+            "mean_probabilities": {k: round(float(v), 4) for k, v in zip(EMOTIONS, self.mean_probabilities)},
             "audio": self.audio,
             "notes": list(self.notes),
         }
@@ -94,11 +83,14 @@ def _open_input(path: Path):
     try:
         container = av.open(str(path), mode="r")
     except av.error.FFmpegError as e:
-        raise BadVideoError(
-            f"{path.name}: not a video, or a format this tool cannot read ({_reason(e)})"
-        ) from None
+        if _looks_like_video(path):
+            raise BadVideoError(f"{path.name}: truncated or corrupt video file ({_reason(e)})") from None
+        raise BadVideoError(f"{path.name}: not a video, or a format this tool cannot read ({_reason(e)})") from None
     except (OSError, ValueError) as e:
         raise BadVideoError(f"{path.name}: cannot open ({e})") from None
+    if container.format.name.endswith("_pipe") or container.format.name == "image2":
+        container.close()
+        raise BadVideoError(f"{path.name}: is a still image, not a video (use the image command)")
     if not container.streams.video:
         container.close()
         raise BadVideoError(f"{path.name}: has no video stream")
@@ -109,10 +101,16 @@ def _open_input(path: Path):
     w, h = stream.codec_context.width, stream.codec_context.height
     if w * h > MAX_PIXELS:
         container.close()
-        raise BadVideoError(
-            f"{path.name}: video frames too large ({w}x{h}; the limit is 8K)"
-        )
+        raise BadVideoError(f"{path.name}: video frames too large ({w}x{h}; the limit is 8K)")
     return container, stream
+
+
+def _looks_like_video(path: Path) -> bool:
+    """The file starts like an MP4/MOV, WebM/MKV or AVI, so a failure to open it means damage."""
+    with open(path, "rb") as f:
+        head = f.read(12)
+    mp4 = head[4:8] in (b"ftyp", b"moov", b"mdat", b"wide", b"free")
+    return mp4 or head[:4] == b"\x1a\x45\xdf\xa3" or (head[:4] == b"RIFF" and head[8:12] == b"AVI ")
 
 
 def _reason(e: Exception) -> str:
@@ -141,9 +139,7 @@ def _upright(image: np.ndarray, rotation: int) -> np.ndarray:
 class _AnnotatedWriter:
     """H.264 MP4 out, the input's audio copied (or re-encoded to AAC) when there is some."""
 
-    def __init__(
-        self, out_path: Path, rate: Fraction, in_audio, preset: str = "veryfast"
-    ):
+    def __init__(self, out_path: Path, rate: Fraction, in_audio, preset: str = "veryfast"):
         import av
 
         self.path = out_path
@@ -162,9 +158,7 @@ class _AnnotatedWriter:
                     self.audio = self.container.add_stream_from_template(in_audio)
                     self.audio_mode = "copied"
                 else:
-                    self.audio = self.container.add_stream(
-                        "aac", rate=in_audio.codec_context.sample_rate or 44100
-                    )
+                    self.audio = self.container.add_stream("aac", rate=in_audio.codec_context.sample_rate or 44100)
                     self.resampler = av.AudioResampler(
                         format="fltp",
                         layout="stereo",
@@ -194,9 +188,7 @@ class _AnnotatedWriter:
             pending, self._pending_audio = self._pending_audio, []
             for packet in pending:
                 self.write_audio_packet(packet)
-        frame = av.VideoFrame.from_ndarray(
-            np.ascontiguousarray(bgr[:h, :w]), format="bgr24"
-        )
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(bgr[:h, :w]), format="bgr24")
         pts = max(self._last_pts + 1, round(t * self.rate))
         frame.pts, frame.time_base = pts, 1 / self.rate
         self._last_pts = pts
@@ -279,12 +271,8 @@ def analyze_video(
             try:
                 writer = _AnnotatedWriter(Path(out_path), out_rate, in_audio)
             except (OSError, av.error.FFmpegError) as e:
-                raise BadVideoError(
-                    f"{out_path}: cannot write the annotated video ({_reason(e)})"
-                ) from None
-        demux_streams = [stream] + (
-            [in_audio] if writer is not None and writer.audio is not None else []
-        )
+                raise BadVideoError(f"{out_path}: cannot write the annotated video ({_reason(e)})") from None
+        demux_streams = [stream] + ([in_audio] if writer is not None and writer.audio is not None else [])
 
         first_time = None
         next_due = 0.0
@@ -301,17 +289,11 @@ def analyze_video(
             except av.error.FFmpegError:
                 bad_packets += 1
                 if bad_packets > MAX_BAD_PACKETS:
-                    raise BadVideoError(
-                        f"{path.name}: video data is corrupt (decoding keeps failing)"
-                    ) from None
+                    raise BadVideoError(f"{path.name}: video data is corrupt (decoding keeps failing)") from None
                 continue
             for frame in frames:
                 summary.frames_decoded += 1
-                t_abs = (
-                    frame.time
-                    if frame.time is not None
-                    else summary.frames_decoded / float(source_rate)
-                )
+                t_abs = frame.time if frame.time is not None else summary.frames_decoded / float(source_rate)
                 if first_time is None:
                     first_time = t_abs
                     summary.rotation = int(getattr(frame, "rotation", 0) or 0)
@@ -336,17 +318,13 @@ def analyze_video(
                             track_ids.add(face.track_id)
                     if writer is not None:
                         writer.write_frame(
-                            draw_results(
-                                image, result, show_probabilities=show_probabilities
-                            ),
+                            draw_results(image, result, show_probabilities=show_probabilities),
                             t,
                         )
                 if progress is not None:
                     progress(summary.frames_decoded, total)
         if summary.frames_decoded == 0:
-            raise BadVideoError(
-                f"{path.name}: no video frame could be decoded (corrupt or empty video)"
-            )
+            raise BadVideoError(f"{path.name}: no video frame could be decoded (corrupt or empty video)")
         summary.tracks_seen = len(track_ids)
         if summary.faces_seen:
             summary.mean_probabilities = probability_sum / summary.faces_seen
@@ -354,14 +332,10 @@ def analyze_video(
             writer.close()
             summary.audio = writer.audio_mode
             if summary.audio == "dropped":
-                summary.notes.append(
-                    "the audio could not be carried over and was left out"
-                )
+                summary.notes.append("the audio could not be carried over and was left out")
             writer = None
         if summary.rotation:
-            summary.notes.append(
-                f"rotated {summary.rotation} degrees counterclockwise as its metadata says"
-            )
+            summary.notes.append(f"rotated {summary.rotation} degrees counterclockwise as its metadata says")
         if fps is not None:
             summary.notes.append(f"analysed at {fps:g} frames per second")
         return summary
