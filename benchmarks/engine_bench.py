@@ -1,0 +1,354 @@
+"""Latency, throughput and memory of the recognition engine, on real decoded pixels.
+
+Scenes: FER2013 validation faces (upscaled, bicubic) pasted on a real photo
+(scikit-image's `coffee`), chosen among faces the cascade finds when shown
+alone, so every scene really holds the stated number of detectable faces;
+the 1-face scene is scikit-image's astronaut portrait. Without the dataset,
+tiles of the astronaut's face stand in (the report says which).
+
+Paths measured per scene, on one thread and on the default threads:
+  photo  EmotionRecognizer.analyze_image (finer detection, for stills)
+  full   EmotionRecognizer.analyze with a full detection on every frame
+  live   EmotionRecognizer.analyze as the app and videos run it: a full
+         detection every 5th frame, faces followed near their boxes between
+         (frames move 2 px a frame so tracking does real work)
+
+Run: python -m fer_app bench [--json] [--quick]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+FER2013 = Path(os.environ.get("FER2013_DIR", REPO.parent / "shared" / "datasets" / "fer2013"))
+
+
+# --- scenes ---------------------------------------------------------------------------------------
+
+
+def _coffee(width: int, height: int) -> np.ndarray:
+    from skimage import data
+
+    return cv2.resize(cv2.cvtColor(data.coffee(), cv2.COLOR_RGB2BGR), (width, height), interpolation=cv2.INTER_AREA)
+
+
+def _astronaut() -> np.ndarray:
+    from skimage import data
+
+    return cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+
+
+def detectable_faces(count: int, seed: int = 0) -> tuple[list[np.ndarray], str]:
+    """`count` faces (BGR, 192 px) the cascade finds alone, and where they came from."""
+    from fer_app.detect import HaarDetector
+
+    files = sorted((FER2013 / "val").glob("*/*.png"))
+    faces: list[np.ndarray] = []
+    if files:
+        detector = HaarDetector(scale_factor=1.1, min_neighbors=5, min_face=60, detect_width=0)
+        rng = np.random.default_rng(seed)
+        for i in rng.permutation(len(files)):
+            grey = cv2.imread(str(files[i]), cv2.IMREAD_GRAYSCALE)
+            big = cv2.resize(grey, (192, 192), interpolation=cv2.INTER_CUBIC)
+            if len(detector.detect(cv2.copyMakeBorder(big, 64, 64, 64, 64, cv2.BORDER_REPLICATE))) == 1:
+                faces.append(cv2.cvtColor(big, cv2.COLOR_GRAY2BGR))
+            if len(faces) == count:
+                return faces, "FER2013 validation faces, upscaled 48->192 px, pasted on skimage 'coffee'"
+    head = cv2.resize(_astronaut()[20:230, 120:330], (192, 192), interpolation=cv2.INTER_AREA)
+    return [head] * count, "tiles of the skimage astronaut's face on skimage 'coffee' (FER2013 not found)"
+
+
+def scene(faces: list[np.ndarray], width: int, height: int, face_px: int) -> tuple[np.ndarray, list]:
+    """Faces on a grid over the coffee photo; returns the scene and the pasted boxes."""
+    img = _coffee(width, height)
+    n = len(faces)
+    cols = max(1, int(np.ceil(np.sqrt(n * width / height)))) if n else 1
+    rows = max(1, int(np.ceil(n / cols)))
+    cw, ch = width // cols, height // rows
+    boxes = []
+    for i, face in enumerate(faces):
+        r, c = divmod(i, cols)
+        x, y = c * cw + (cw - face_px) // 2, r * ch + (ch - face_px) // 2
+        img[y : y + face_px, x : x + face_px] = cv2.resize(face, (face_px, face_px), interpolation=cv2.INTER_AREA)
+        boxes.append((x, y, face_px, face_px))
+    return img, boxes
+
+
+def astronaut_scene(width: int = 640, height: int = 480) -> np.ndarray:
+    img = _astronaut()[64:448, :]  # 512x384: the portrait at 4:3
+    return cv2.resize(img, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def moving(frame: np.ndarray, count: int, step: float = 2.0) -> list[np.ndarray]:
+    """`count` frames of the scene panning `step` px a frame (back and forth)."""
+    h, w = frame.shape[:2]
+    out = []
+    for i in range(count):
+        dx = step * (i % 20 if (i // 20) % 2 == 0 else 20 - i % 20)
+        m = np.float32([[1, 0, dx], [0, 1, dx / 2]])
+        out.append(cv2.warpAffine(frame, m, (w, h), borderMode=cv2.BORDER_REPLICATE))
+    return out
+
+
+# --- measurements ---------------------------------------------------------------------------------
+
+
+def _percentiles(times: list[float]) -> dict:
+    ms = np.array(times) * 1000.0
+    return {"p50_ms": round(float(np.median(ms)), 2), "p95_ms": round(float(np.percentile(ms, 95)), 2), "n": len(ms)}
+
+
+def time_paths(recognizer_for, frames_by_case: dict, reps: int) -> list[dict]:
+    rows = []
+    for case, (frame, expected) in frames_by_case.items():
+        for path in ("photo", "full", "live"):
+            rec = recognizer_for(path)
+            warm_up = 5 if path == "live" else 1  # the live path's first frames start its tracks
+            # The live path is measured over whole detection cycles (1 full + 4 followed frames).
+            count = reps if path != "photo" else max(3, reps // 4)
+            seq = moving(frame, count + warm_up)
+            times, found = [], []
+            for i, f in enumerate(seq):
+                t0 = time.perf_counter()
+                result = rec.analyze_image(f) if path == "photo" else rec.analyze(f, timestamp=i / 30.0)
+                dt = time.perf_counter() - t0
+                if i >= warm_up:
+                    times.append(dt)
+                    found.append(len(result.faces))
+            rows.append(
+                {"case": case, "path": path, "faces": expected, "found_median": int(np.median(found)), **_percentiles(times)}
+            )
+    return rows
+
+
+def classifier_per_face(classifier, faces: list[np.ndarray], reps: int) -> list[dict]:
+    grey = np.stack([cv2.resize(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY), (48, 48), interpolation=cv2.INTER_AREA) for f in faces])
+    rows = []
+    for n in (1, 4, 30):
+        batch = np.resize(grey, (n, 48, 48))
+        classifier.predict(batch)
+        times = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            classifier.predict(batch)
+            times.append(time.perf_counter() - t0)
+        stats = _percentiles(times)
+        rows.append({"batch": n, "call_p50_ms": stats["p50_ms"], "per_face_ms": round(stats["p50_ms"] / n, 3)})
+    return rows
+
+
+def detector_sweep(faces: list[np.ndarray], reps: int, quick: bool = False) -> list[dict]:
+    """Recall and time of the Haar settings on 640x480 scenes with faces of 50-150 px."""
+    from fer_app.detect import HaarDetector, iou
+
+    scenes = []
+    for k, px in enumerate((50, 70, 90, 120, 150)):
+        img, boxes = scene(faces[k * 4 : k * 4 + 4], 640, 480, px)
+        scenes.append((cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), boxes))
+    rows = []
+    grid = [(w, f, m) for w in (320, 480, 640) for f in (1.1, 1.2, 1.3) for m in (40, 60)]
+    if quick:
+        grid = [(320, 1.3, 60), (640, 1.2, 40)]
+    for width, factor, min_face in grid:
+        det = HaarDetector(scale_factor=factor, min_neighbors=5, min_face=min_face, detect_width=width)
+        hits = total = false = 0
+        times = []
+        for grey, truth in scenes:
+            for _ in range(max(1, reps // 5)):
+                t0 = time.perf_counter()
+                found = det.detect(grey)
+                times.append(time.perf_counter() - t0)
+            hits += sum(any(iou(t, f) >= 0.3 for f in found) for t in truth)
+            false += sum(not any(iou(t, f) >= 0.3 for t in truth) for f in found)
+            total += len(truth)
+        rows.append(
+            {
+                "detect_width": width,
+                "scale_factor": factor,
+                "min_face": min_face,
+                "recall": round(hits / total, 3),
+                "false_boxes": false,
+                "p50_ms": round(float(np.median(times)) * 1000, 2),
+            }
+        )
+    return rows
+
+
+def video_throughput(faces: list[np.ndarray], seconds: float, threads_label: str) -> list[dict]:
+    """Analyse a generated 720p H.264 clip (4 faces panning) with and without the annotated output."""
+    import av
+
+    from fer_app.pipeline import EmotionRecognizer
+    from fer_app.video import analyze_video
+
+    base, _ = scene(faces[:4], 1280, 720, 170)
+    fps = 30
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = Path(tmp) / "clip720.mp4"
+        with av.open(str(clip), "w") as out:
+            stream = out.add_stream("libx264", rate=fps)
+            stream.width, stream.height, stream.pix_fmt = 1280, 720, "yuv420p"
+            for i, frame in enumerate(moving(base, int(seconds * fps), step=1.5)):
+                vf = av.VideoFrame.from_ndarray(frame, format="bgr24")
+                vf.pts, vf.time_base = i, Fraction(1, fps)
+                for p in stream.encode(vf):
+                    out.mux(p)
+            for p in stream.encode():
+                out.mux(p)
+        rec = EmotionRecognizer(classifier=_classifier(0 if threads_label == "default" else 1))
+        for label, out_path in (("analyse only", None), ("analyse + annotated MP4", Path(tmp) / "out.mp4")):
+            t0 = time.perf_counter()
+            summary = analyze_video(clip, out_path=out_path, recognizer=rec)
+            elapsed = time.perf_counter() - t0
+            rows.append(
+                {
+                    "case": f"720p H.264, {seconds:g} s @ {fps} fps, 4 faces: {label}",
+                    "threads": threads_label,
+                    "frames": summary.frames_analysed,
+                    "fps": round(summary.frames_analysed / elapsed, 1),
+                    "x_real_time": round(summary.duration / elapsed, 2),
+                }
+            )
+    return rows
+
+
+def peak_rss_mb(model: str | None) -> float:
+    """Peak RSS of a fresh process that loads the model and analyses a 640x480 frame."""
+    code = (
+        "import numpy as np\n"
+        "from fer_app.classify import EmotionClassifier\n"
+        "from fer_app.pipeline import EmotionRecognizer\n"
+        f"r = EmotionRecognizer(classifier=EmotionClassifier({model!r}))\n"
+        "import skimage.data as d, cv2\n"
+        "img = cv2.resize(d.astronaut()[:, :, ::-1], (640, 480))\n"
+        "for i in range(20): r.analyze(img, timestamp=i / 30)\n"
+        "r.analyze_image(img)\n"
+        # VmHWM, not ru_maxrss: a child's ru_maxrss starts from its parent's size at fork.
+        "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    return round(int(out.stdout.strip().splitlines()[-1]) / 1024, 1)
+
+
+def machine() -> dict:
+    import onnxruntime
+
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "opencv": cv2.__version__,
+        "onnxruntime": onnxruntime.__version__,
+        "load_average_at_start": round(os.getloadavg()[0], 2),
+    }
+
+
+_MODEL: str | None = None
+
+
+def _classifier(threads: int):
+    from fer_app.classify import EmotionClassifier
+
+    return EmotionClassifier(_MODEL, threads=threads)
+
+
+def run(quick: bool = False, model: str | None = None) -> dict:
+    from fer_app.pipeline import EmotionRecognizer, default_live_detector, default_still_detector
+
+    global _MODEL
+    _MODEL = model
+    reps = 3 if quick else 40
+    report: dict = {"machine": machine(), "model": str(model or "models/default.onnx")}
+    faces, source = detectable_faces(30 if not quick else 20)
+    report["scenes"] = source
+    default_cv2_threads = cv2.getNumThreads()
+    cases = {
+        "640x480, 0 faces": (_coffee(640, 480), 0),
+        "640x480, 1 face (astronaut)": (astronaut_scene(), 1),
+        "640x480, 4 faces": (scene(faces[:4], 640, 480, 120)[0], 4),
+        "1920x1080, 30 faces": (scene(faces[:30], 1920, 1080, 150)[0], 30),
+    }
+    if quick:  # a smoke run of every measurement, not figures to quote
+        cases = {k: v for k, v in cases.items() if k.startswith("640x480, 4")}
+    report["latency"] = []
+    for threads in ("1",) if quick else ("1", "default"):
+        cv2.setNumThreads(1 if threads == "1" else default_cv2_threads)
+        classifier = _classifier(1 if threads == "1" else 0)
+
+        def recognizer_for(path: str, classifier=classifier) -> EmotionRecognizer:
+            return EmotionRecognizer(
+                detector=default_live_detector(),
+                still_detector=default_still_detector(),
+                classifier=classifier,
+                detect_every=1 if path == "full" else 5,
+            )
+
+        for row in time_paths(recognizer_for, cases, reps):
+            report["latency"].append({"threads": threads, **row})
+        if threads == "1":
+            report["classifier"] = classifier_per_face(classifier, faces, reps * 3)
+            report["detector_sweep"] = detector_sweep(faces, reps, quick)
+    cv2.setNumThreads(default_cv2_threads)
+    report["video"] = video_throughput(faces, 1.0 if quick else 10.0, "default")
+    report["peak_rss_mb"] = peak_rss_mb(model)
+    return report
+
+
+def print_table(report: dict) -> None:
+    m = report["machine"]
+    print(f"machine: {m['cpu']}, {m['cores']} cores; Python {m['python']}, OpenCV {m['opencv']}, ONNX Runtime {m['onnxruntime']}")
+    print(f"load average at start: {m['load_average_at_start']}; model: {report['model']}")
+    print(f"scenes: {report['scenes']}")
+    print("\nper-frame latency (ms)")
+    print(f"{'scene':<30} {'path':<6} {'threads':<8} {'found':>5} {'p50':>8} {'p95':>8}")
+    for r in report["latency"]:
+        print(f"{r['case']:<30} {r['path']:<6} {r['threads']:<8} {r['found_median']:>5} {r['p50_ms']:>8.2f} {r['p95_ms']:>8.2f}")
+    print("\nclassifier, one thread")
+    for r in report["classifier"]:
+        print(f"  batch {r['batch']:>2}: {r['call_p50_ms']:7.2f} ms a call, {r['per_face_ms']:.3f} ms a face")
+    print("\nHaar settings on 640x480 scenes (20 faces of 50-150 px), one thread")
+    print(f"  {'detect_width':>12} {'scale':>6} {'min_face':>8} {'recall':>7} {'false':>6} {'p50 ms':>8}")
+    for r in report["detector_sweep"]:
+        print(
+            f"  {r['detect_width']:>12} {r['scale_factor']:>6} {r['min_face']:>8} {r['recall']:>7.2f}"
+            f" {r['false_boxes']:>6} {r['p50_ms']:>8.2f}"
+        )
+    print("\nvideo throughput")
+    for r in report["video"]:
+        print(f"  {r['case']} ({r['threads']} threads): {r['fps']} fps, {r['x_real_time']}x real time")
+    print(f"\npeak RSS, model loaded and frames analysed: {report['peak_rss_mb']} MB")
+
+
+def main(as_json: bool = False, quick: bool = False, model: str | None = None) -> int:
+    report = run(quick=quick, model=model)
+    if as_json:
+        print(json.dumps(report, indent=2))
+    else:
+        print_table(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(REPO))
+    sys.exit(main(as_json="--json" in sys.argv, quick="--quick" in sys.argv))
