@@ -64,7 +64,7 @@ class FrameResult:
 
 def default_live_detector() -> HaarDetector:
     """Settings for video and live frames (chosen by measurement: benchmarks/RESULTS.md)."""
-    return HaarDetector(scale_factor=1.2, min_neighbors=5, min_face=40, detect_width=480)
+    return HaarDetector(scale_factor=1.2, min_neighbors=5, min_face=40, detect_width=640, face_px=40)
 
 
 def default_still_detector() -> HaarDetector:
@@ -77,10 +77,13 @@ class EmotionRecognizer:
     """Detects, classifies and (on the video path) tracks faces.
 
     `analyze(frame, timestamp)` is for consecutive frames of one video or
-    camera: a full detection every `detect_every` frames, and in between each
-    known face is searched for only near its last box; probabilities are
+    camera: a full detection every `detect_every` frames; in between, each
+    known face is followed by matching its template near where its motion
+    predicts it (a Haar search around it when that fails). Probabilities are
     smoothed per track (`smoothing` is the weight kept from the past, 0 = no
-    smoothing) and each face is re-classified every `classify_every` frames.
+    smoothing) and each face is re-classified every `classify_every` frames
+    (staggered, so a frame classifies about 1/classify_every of its faces).
+    `timestamp` is in seconds (frame time for videos); None uses the clock.
     `analyze_image(image)` is for stills: a full, finer detection, no
     tracking, no smoothing. `reset()` forgets all tracks (a new video).
 
@@ -96,7 +99,7 @@ class EmotionRecognizer:
         classifier: EmotionClassifier | None = None,
         smoothing: float = 0.6,
         detect_every: int = 5,
-        classify_every: int = 1,
+        classify_every: int = 2,
         track_timeout: float = 0.7,
         still_detector: FaceDetector | None = None,
         margin: float | None = None,
@@ -155,8 +158,7 @@ class EmotionRecognizer:
         grey = preprocess.to_grey(frame_bgr)
         tracker = self.tracker
         tracker.expire(t)
-        can_follow = hasattr(self.detector, "detect_near")
-        full = not can_follow or self.detect_every <= 1 or self._frame_index % self.detect_every == 0
+        full = self.detect_every <= 1 or self._frame_index % self.detect_every == 0
 
         found: list[tuple[Track, Box]] = []
         if full:
@@ -167,6 +169,7 @@ class EmotionRecognizer:
                 track = track or tracker.start(box, t)
                 seen.add(track.id)
                 track.unconfirmed = 0
+                track.remember_appearance(grey, box)
                 found.append((track, box))
             for track in tracker.tracks:
                 if track.id not in seen:
@@ -175,8 +178,14 @@ class EmotionRecognizer:
             # kept alive by the near search, or a face turned away).
             tracker.tracks = [tr for tr in tracker.tracks if tr.unconfirmed < 3]
         else:
+            search_near = getattr(self.detector, "detect_near", None)
             for track in tracker.tracks:
-                box = self.detector.detect_near(grey, track.predicted(t))
+                box = track.follow(grey, t)  # cheap: template matching near the predicted box
+                if box is None and search_near is not None:
+                    # Lost by the template (turned, changed size): a small Haar search around it.
+                    box = search_near(grey, track.predicted(t))
+                    if box is not None:
+                        track.remember_appearance(grey, box)
                 if box is not None:
                     found.append((track, box))
             found = _drop_duplicates(found)

@@ -1,9 +1,10 @@
-"""Face tracks across frames: stable ids by box overlap, probabilities smoothed over time."""
+"""Face tracks across frames: stable ids by box overlap, cheap following by template, smoothed probabilities."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from fer_app.detect import Box, iou
@@ -22,6 +23,7 @@ class Track:
     last_classified: int = -1  # the tracker's frame number of the last classification
     unconfirmed: int = 0  # full detections in a row that did not find this face
     velocity: tuple[float, float] = (0.0, 0.0)  # of the box centre, pixels per second
+    template: np.ndarray | None = None  # the face as last found by the detector, TEMPLATE_SIDE px square
 
     def predicted(self, timestamp: float) -> Box:
         """Where the box should be at `timestamp` if the face keeps moving as it did (at most 0.5 s ahead)."""
@@ -40,12 +42,57 @@ class Track:
             self.velocity = (0.0, 0.0)
         self.box, self.last_seen, self.misses = box, timestamp, 0
 
+    def remember_appearance(self, grey: np.ndarray, box: Box) -> None:
+        """Keep the detector-found face as the template that `follow` looks for."""
+        patch = _region(grey, box)
+        if patch is not None:
+            self.template = cv2.resize(patch, (TEMPLATE_SIDE, TEMPLATE_SIDE), interpolation=cv2.INTER_AREA)
+
+    def follow(self, grey: np.ndarray, timestamp: float, search: float = 2.0, min_score: float = 0.6) -> Box | None:
+        """The face's box in a new frame, found by matching its template near the predicted box.
+
+        About a tenth of a millisecond, where a Haar search costs over one. Returns
+        None when the best match scores below `min_score` (normalised
+        correlation): the face turned, was covered or left. The box keeps its
+        size; the next full detection corrects size and drift.
+        """
+        if self.template is None:
+            return None
+        x, y, w, h = self.predicted(timestamp)
+        side = max(w, h)
+        scale = TEMPLATE_SIDE / side
+        pad = side * (search - 1.0) / 2.0
+        height, width = grey.shape[:2]
+        x0, y0 = max(0, int(x - pad)), max(0, int(y - pad))
+        x1, y1 = min(width, int(x + side + pad)), min(height, int(y + side + pad))
+        if x1 - x0 < side or y1 - y0 < side:
+            return None
+        size = (max(TEMPLATE_SIDE, round((x1 - x0) * scale)), max(TEMPLATE_SIDE, round((y1 - y0) * scale)))
+        region = cv2.resize(grey[y0:y1, x0:x1], size, interpolation=cv2.INTER_AREA)
+        scores = cv2.matchTemplate(region, self.template, cv2.TM_CCOEFF_NORMED)
+        _, best, _, (bx, by) = cv2.minMaxLoc(scores)
+        if not best >= min_score:  # also rejects NaN from a flat region
+            return None
+        return (round(x0 + bx / scale), round(y0 + by / scale), w, h)
+
     def smooth(self, probabilities: np.ndarray, smoothing: float) -> None:
         """EMA: keep `smoothing` of the old estimate, take the rest from the new one."""
         if self.probabilities is None:
             self.probabilities = probabilities.astype(np.float32, copy=True)
         else:
             self.probabilities = smoothing * self.probabilities + (1.0 - smoothing) * probabilities
+
+
+TEMPLATE_SIDE = 24
+
+
+def _region(grey: np.ndarray, box: Box) -> np.ndarray | None:
+    x, y, w, h = box
+    x0, y0 = max(0, x), max(0, y)
+    x1, y1 = min(grey.shape[1], x + w), min(grey.shape[0], y + h)
+    if x1 - x0 < w // 2 or y1 - y0 < h // 2:
+        return None
+    return grey[y0:y1, x0:x1]
 
 
 class FaceTracker:

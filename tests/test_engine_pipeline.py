@@ -87,6 +87,19 @@ def test_detect_near_follows_a_face_that_moved():
     assert detector.detect_near(preprocess.to_grey(faceless_bgr()), first[0]) is None
 
 
+def test_a_track_follows_its_face_by_template_and_lets_go_when_it_is_gone():
+    frames, boxes = moving_face_frames(2, step=12)
+    grey0, grey1 = preprocess.to_grey(frames[0]), preprocess.to_grey(frames[1])
+    (box,) = HaarDetector(detect_width=0).detect(grey0)
+    track = FaceTracker().start(box, 0.0)
+    assert track.follow(grey1, 0.1) is None  # nothing to match before the face was seen
+    track.remember_appearance(grey0, box)
+    followed = track.follow(grey1, 0.1)
+    assert followed is not None and followed[2:] == box[2:]
+    assert abs(followed[0] - (box[0] + 12)) <= 4 and abs(followed[1] - box[1]) <= 4
+    assert track.follow(preprocess.to_grey(cv2.resize(faceless_bgr(), (480, 320))), 0.1) is None
+
+
 @needs_fer2013()
 def test_fer2013_faces_in_a_scene_are_all_found():
     faces = [f for f, _ in detectable_fer_faces(4)]
@@ -206,8 +219,8 @@ def test_a_face_gone_longer_than_the_timeout_comes_back_with_a_new_id(recognizer
 
 def test_smoothing_is_an_exponential_moving_average(classifier):
     frames, _ = moving_face_frames(12, step=8)
-    raw = EmotionRecognizer(classifier=classifier, smoothing=0.0, detect_every=1)
-    smooth = EmotionRecognizer(classifier=classifier, smoothing=0.6, detect_every=1)
+    raw = EmotionRecognizer(classifier=classifier, smoothing=0.0, detect_every=1, classify_every=1)
+    smooth = EmotionRecognizer(classifier=classifier, smoothing=0.6, detect_every=1, classify_every=1)
     expected = None
     for i, frame in enumerate(frames):
         r, s = raw.analyze(frame, timestamp=i / 15), smooth.analyze(frame, timestamp=i / 15)
