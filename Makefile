@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test lint chromium clean
+.PHONY: run test lint chromium clean model
 
 run: $(VENV)/.runtime
 	$(PY) -m streamlit run streamlit_app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
@@ -36,3 +36,10 @@ chromium:
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts
+
+# How models/default.* were made (hours on a 2-core CPU; resumable: run again after an interruption).
+TRAIN_CMD := python -m fer_app train --arch vgg_small --out runs/vgg_small --epochs 40
+model: $(VENV)/.dev
+	$(VENV)/bin/$(TRAIN_CMD)
+	$(PY) -m fer_app export --model runs/vgg_small/best.keras --slim-copy models/default.keras
+	$(PY) -m fer_app card --run runs/vgg_small --keras models/default.keras --onnx models/default.onnx --command "$(TRAIN_CMD)"

@@ -80,6 +80,7 @@ def _add_export(sub) -> None:
     p = sub.add_parser("export", help="write the ONNX serving model beside a .keras file and check they agree")
     p.add_argument("--model", required=True, help="the .keras file")
     p.add_argument("--out", help="the .onnx path (default: beside the .keras file)")
+    p.add_argument("--slim-copy", help="first copy the .keras file here without optimizer state, and export beside the copy")
     p.add_argument("--check-data", default="../shared/datasets/fer2013/val",
                    help="real faces to compare both models on (folder or CSV); default: FER2013 val")
     p.add_argument("--check-count", type=int, default=512)
@@ -90,10 +91,14 @@ def _run_export(args) -> int:
     import json
 
     from fer_app.training import data
-    from fer_app.training.export import export_onnx
+    from fer_app.training.export import export_onnx, save_slim
 
     faces = data.load(args.check_data).images[: args.check_count]
-    print(json.dumps(export_onnx(args.model, faces, args.out), indent=2))
+    model = args.model
+    if args.slim_copy:
+        save_slim(model, args.slim_copy)
+        model = args.slim_copy
+    print(json.dumps(export_onnx(model, faces, args.out), indent=2))
     return 0
 
 
