@@ -78,10 +78,13 @@ def write_moving_face_video(
     size: tuple[int, int] = (480, 270),
     codec: str = "libx264",
     container_format: str | None = None,
-    audio: bool = False,
+    audio: bool | str = False,
     face_px: int = 110,
 ) -> list[tuple[int, int, int, int]]:
-    """A video of the astronaut's face moving left to right over a real background. Returns the pasted boxes."""
+    """A video of the astronaut's face moving left to right over a real background. Returns the pasted boxes.
+
+    `audio`: True for an AAC tone, or an audio encoder's name (libvorbis, pcm_s16le, ...).
+    """
     import av
 
     width, height = size
@@ -95,7 +98,7 @@ def write_moving_face_video(
         video.width, video.height, video.pix_fmt = width, height, pix_fmt
         sound = None
         if audio:
-            sound = out.add_stream("aac", rate=44100)
+            sound = out.add_stream("aac" if audio is True else audio, rate=44100)
             sound.codec_context.layout = "mono"
         for i in range(frames):
             frame = background.copy()
@@ -114,8 +117,11 @@ def write_moving_face_video(
             rate, samples = 44100, 1024
             t = np.arange(int(seconds * rate)) / rate
             tone = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+            sample_format = sound.codec_context.format.name
+            if sample_format.startswith("s16"):
+                tone = (tone * 32767).astype(np.int16)
             for start in range(0, len(tone) - samples + 1, samples):
-                af = av.AudioFrame.from_ndarray(tone[None, start : start + samples], format="fltp", layout="mono")
+                af = av.AudioFrame.from_ndarray(tone[None, start : start + samples], format=sample_format, layout="mono")
                 af.sample_rate, af.pts = rate, start
                 af.time_base = Fraction(1, rate)
                 for packet in sound.encode(af):

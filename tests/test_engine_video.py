@@ -86,6 +86,21 @@ def test_common_containers_and_codecs_decode(tmp_path, recognizer, name, codec, 
     assert summary.tracks_seen == 1 and summary.faces_seen >= 8
 
 
+@pytest.mark.parametrize(
+    ("name", "codec", "fmt", "audio"), [("talk.webm", "libvpx", "webm", "libvorbis"), ("talk.avi", "mjpeg", "avi", "pcm_s16le")]
+)
+def test_audio_an_mp4_cannot_carry_is_re_encoded_to_aac(tmp_path, recognizer, name, codec, fmt, audio):
+    path, out = tmp_path / name, tmp_path / "out.mp4"
+    write_moving_face_video(
+        path, seconds=1.0, fps=10, size=(320, 240), codec=codec, container_format=fmt, audio=audio, face_px=100
+    )
+    summary = analyze_video(path, out_path=out, recognizer=recognizer)
+    assert summary.audio == "re-encoded"
+    with av.open(str(out)) as container:
+        assert {s.type: s.codec_context.name for s in container.streams} == {"video": "h264", "audio": "aac"}
+        assert sum(f.samples for f in container.decode(audio=0)) > 0.8 * 44100  # about a second of sound
+
+
 def test_rotation_metadata_is_honoured(tmp_path, recognizer):
     # Frames stored on their side, with a display matrix saying "turn 90 degrees clockwise", as phones record.
     upright = tmp_path / "upright.mp4"
