@@ -91,6 +91,10 @@ class EmotionRecognizer:
     `smoothing`, `detect_every`, `classify_every`, and the detectors'
     `min_neighbors` / `min_face` / `scale_factor`; `configure(...)` sets any
     of them on both detectors at once.
+
+    One recognizer per stream: `analyze` keeps per-stream state and is not
+    meant to be called from two threads at once (the classifier inside may be
+    shared between recognizers).
     """
 
     def __init__(
@@ -112,7 +116,7 @@ class EmotionRecognizer:
         self.detect_every = detect_every
         self.classify_every = classify_every
         self.margin = margin  # None: preprocess.FACE_MARGIN, the measured value
-        self.max_hold = max_hold  # frames a face missed by the near search is still reported
+        self.max_hold = max_hold  # frames a face that could not be followed is still reported
         self.tracker = FaceTracker(timeout_s=track_timeout)
         self._frame_index = 0
 
