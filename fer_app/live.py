@@ -5,6 +5,10 @@ every frame that arrived since the previous call. Only the newest is analysed,
 the others are counted as dropped: when analysis is slower than the camera the
 delay stays at one frame instead of growing.
 
+The relay between the camera, the processor and the encoder is made to keep
+only the newest frame too (`relay_latest_video_frames_only`), so no queue grows
+when the machine is busy.
+
 Results cross to the page through `LiveSession`, which holds a lock around
 everything both threads touch. The page (fer_app/ui/live_tab.py) reads
 `LiveSession.snapshot()` a few times a second; nothing in this module calls
@@ -217,6 +221,29 @@ def apply_settings(recognizer: Any, settings: LiveSettings) -> None:
         min_face=int(settings.min_face),
         smoothing=float(settings.smoothing),
     )
+
+
+def relay_latest_video_frames_only(relay: Any) -> None:
+    """Make an aiortc MediaRelay give each video consumer the newest frame, never a backlog.
+
+    streamlit-webrtc 0.79 connects the camera to the processor, and the
+    processor to the encoder that sends video back, through `MediaRelay`
+    proxies subscribed with the default `buffered=True`: unbounded queues.
+    When the machine cannot encode as fast as the camera sends (two sessions
+    on two cores were enough), the queue in front of the encoder grows
+    without limit: ~7 MB/s of server memory and an ever longer delay. With
+    `buffered=False` a proxy keeps only the latest frame, so a slow consumer
+    skips frames instead. Applied once per relay (the server has one).
+    """
+    if getattr(relay, "_fer_latest_only", False):
+        return
+    subscribe = relay.subscribe
+
+    def subscribe_latest_only(track, buffered: bool = True):
+        return subscribe(track, buffered=False if getattr(track, "kind", None) == "video" else buffered)
+
+    relay.subscribe = subscribe_latest_only
+    relay._fer_latest_only = True
 
 
 class LiveProcessor(VideoProcessorBase):

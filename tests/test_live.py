@@ -170,3 +170,49 @@ def test_page_and_worker_threads_share_a_session(session, frame):
     assert not errors
     assert seen == sorted(seen)
     assert session.snapshot().frames_processed == 20
+
+
+def test_relay_hands_a_slow_consumer_the_newest_frame_not_a_backlog(frame):
+    """The cause of unbounded memory under load: a buffered relay queues every frame for a slow encoder."""
+    from aiortc.contrib.media import MediaRelay
+    from aiortc.mediastreams import MediaStreamTrack
+
+    from fer_app.live import relay_latest_video_frames_only
+
+    class Camera(MediaStreamTrack):
+        kind = "video"
+
+        def __init__(self, n: int):
+            super().__init__()
+            self.sent = 0
+            self.n = n
+
+        async def recv(self):
+            if self.sent >= self.n:
+                await asyncio.Event().wait()  # a camera that has nothing new yet
+            f = video_frame(frame, pts=self.sent)
+            self.sent += 1
+            await asyncio.sleep(0)
+            return f
+
+    async def consume(latest_only: bool) -> tuple[int, int]:
+        relay = MediaRelay()
+        if latest_only:
+            relay_latest_video_frames_only(relay)
+            relay_latest_video_frames_only(relay)  # idempotent
+        source = Camera(50)
+        proxy = relay.subscribe(source)
+        first = await proxy.recv()  # starts the relay; then the consumer is busy while 49 frames arrive
+        while source.sent < source.n:
+            await asyncio.sleep(0)
+        for _ in range(3):  # let the relay hand out the last frame
+            await asyncio.sleep(0)
+        backlog = proxy._queue.qsize() if proxy._queue is not None else 0
+        second = await proxy.recv() if latest_only else None
+        return backlog, (second.pts - first.pts) if second is not None else 0
+
+    backlog, _ = asyncio.run(consume(latest_only=False))
+    assert backlog >= 40  # what streamlit-webrtc gets by default
+    backlog, skipped_to = asyncio.run(consume(latest_only=True))
+    assert backlog == 0
+    assert skipped_to >= 40  # the next frame handed over is the newest one

@@ -7,8 +7,9 @@ import time
 
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
+from streamlit_webrtc.relay import get_global_relay
 
-from fer_app.live import LiveProcessor, LiveSession, LiveSettings
+from fer_app.live import LiveProcessor, LiveSession, LiveSettings, relay_latest_video_frames_only
 from fer_app.ui.charts import distribution_chart
 from fer_app.ui.common import LOG, ice_configuration, new_recognizer
 
@@ -105,6 +106,7 @@ def render_live_tab(settings: LiveSettings, chart_slot) -> None:
     session.update_settings(settings)
     # Did the previous full run show the component? Then its context cannot be stale.
     rendered_before = bool(state.get("live_rendered"))
+    relay_latest_video_frames_only(get_global_relay())
     _inject_test_fault("race")
     _keep_context_fresh()
     _inject_test_fault("drop")
