@@ -21,6 +21,17 @@ from tests.e2e.conftest import (
     wait_until,
 )
 
+# Counts plotly redraws of the sidebar chart (each redraw rebuilds the plot's SVG: hundreds of mutations).
+WATCH_CHART_JS = """() => {
+    window.__redraws = [];
+    const sidebar = document.querySelector('[data-testid="stSidebar"]');
+    new MutationObserver(records => {
+        if (records.length > 100 && records.some(r => String(r.target.className).includes('js-plotly-plot'))) {
+            window.__redraws.push(performance.now());
+        }
+    }).observe(sidebar, {subtree: true, childList: true});
+}"""
+
 
 def frames_analysed(page) -> int:
     text = page.get_by_text(re.compile(r"Analysed \d+ frames")).inner_text()
@@ -38,6 +49,12 @@ def test_live_overlay_chart_aggregate_view_stop_and_timeline(page, app_server, a
     sidebar = page.get_by_test_id("stSidebar")
     sidebar.get_by_text("Faces now: 1").wait_for(timeout=20_000)
     sidebar.locator(".js-plotly-plot").first.wait_for()
+
+    # The chart is redrawn at least twice a second while playing (asserted floor 1.25/s: the CPU is shared with the browser).
+    page.evaluate(WATCH_CHART_JS)
+    page.wait_for_timeout(4000)
+    redraws = page.evaluate("() => window.__redraws.length")
+    assert redraws >= 5, f"the sidebar chart was redrawn {redraws} times in 4 s"
 
     # The returned video carries the overlay: box and label differ strongly from the camera's frame.
     assert wait_until(lambda: overlay_fraction(grab_frame(page), source) > 0.004, 10), (
@@ -82,7 +99,9 @@ def test_live_overlay_chart_aggregate_view_stop_and_timeline(page, app_server, a
         page.get_by_role("button", name="Download JSON").click()
     assert info.value.suggested_filename == "live_timeline.json"
     page.screenshot(path=str(artifacts / "live-stopped.png"), full_page=True)
-    print(f"START attempts: {attempts}; overlay pixels {with_overlay:.4f}; {rate:.1f} frames/s")
+    print(
+        f"START attempts: {attempts}; chart redraws {redraws / 4:.1f}/s; overlay pixels {with_overlay:.4f}; {rate:.1f} frames/s"
+    )
 
 
 @pytest.mark.query("?fault=race")
