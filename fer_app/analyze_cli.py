@@ -57,8 +57,15 @@ def add_commands(sub) -> None:
     p.add_argument(
         "--limit",
         type=int,
-        default=1000,
-        help="validation images to use (default: 1000)",
+        default=0,
+        help="use a random sample of N validation images (default: 0, all of them)",
+    )
+    p.add_argument(
+        "--accuracy",
+        nargs="?",
+        const="",
+        metavar="MODEL",
+        help="also score a model (default: models/default.onnx) on the faces cropped with several margins",
     )
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.set_defaults(func=run_margin)
@@ -198,4 +205,6 @@ def run_bench(args) -> int:
 
 
 def run_margin(args) -> int:
-    return _load_benchmark_module("measure_margin").main(data=args.data, limit=args.limit, as_json=args.json)
+    return _load_benchmark_module("measure_margin").main(
+        data=args.data, limit=args.limit, as_json=args.json, accuracy_model=args.accuracy
+    )

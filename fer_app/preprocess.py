@@ -15,7 +15,7 @@ INPUT_SIZE = 48
 # How much a Haar box is widened on each side, as a fraction of its side, so
 # the crop matches FER2013 framing. Measured by `python -m fer_app margin`
 # (Haar on upscaled FER2013 validation faces): see benchmarks/RESULTS.md.
-FACE_MARGIN = 0.019
+FACE_MARGIN = 0.016
 
 
 def to_grey(image: np.ndarray) -> np.ndarray:

@@ -205,7 +205,10 @@ def test_bench_quick_prints_figures(capsys):
 
 @needs_fer2013()
 def test_margin_is_measured_on_fer2013(capsys):
-    assert cli_main(["margin", "--limit", "40", "--json"]) == 0
+    assert cli_main(["margin", "--limit", "40", "--accuracy", "--json"]) == 0
     figures = json.loads(capsys.readouterr().out)
     assert figures["images"] == 40 and figures["one_face"] >= 20
     assert -0.1 < figures["margin_median"] < 0.2
+    accuracy = figures["accuracy_by_margin"]
+    assert {"original_crops", "+0.000", "+0.250"} <= set(accuracy)
+    assert all(0.0 <= v <= 1.0 for v in accuracy.values())
