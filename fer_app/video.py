@@ -143,6 +143,8 @@ class _AnnotatedWriter:
         import av
 
         self.path = out_path
+        with open(out_path, "wb"):  # FFmpeg opens the file only at the first frame: fail early and clearly
+            pass
         self.container = av.open(str(out_path), mode="w", format="mp4")
         self.rate = rate
         self.video = None
@@ -192,8 +194,11 @@ class _AnnotatedWriter:
         pts = max(self._last_pts + 1, round(t * self.rate))
         frame.pts, frame.time_base = pts, 1 / self.rate
         self._last_pts = pts
-        for packet in self.video.encode(frame):
-            self.container.mux(packet)
+        try:
+            for packet in self.video.encode(frame):
+                self.container.mux(packet)
+        except (av.error.FFmpegError, OSError) as e:
+            raise BadVideoError(f"{self.path}: cannot write the annotated video ({_reason(e)})") from None
 
     def write_audio_packet(self, packet) -> None:
         import av
@@ -220,9 +225,14 @@ class _AnnotatedWriter:
             self.audio, self.audio_mode = None, "dropped"
 
     def close(self) -> None:
+        import av
+
         if self.video is not None:
-            for packet in self.video.encode():
-                self.container.mux(packet)
+            try:
+                for packet in self.video.encode():
+                    self.container.mux(packet)
+            except (av.error.FFmpegError, OSError) as e:
+                raise BadVideoError(f"{self.path}: cannot write the annotated video ({_reason(e)})") from None
         if self.audio is not None and self.resampler is not None:
             with contextlib.suppress(Exception):
                 for out in self.audio.encode(None):
@@ -271,6 +281,9 @@ def analyze_video(
             try:
                 writer = _AnnotatedWriter(Path(out_path), out_rate, in_audio)
             except (OSError, av.error.FFmpegError) as e:
+                with contextlib.suppress(OSError):
+                    if Path(out_path).stat().st_size == 0:
+                        os.remove(out_path)
                 raise BadVideoError(f"{out_path}: cannot write the annotated video ({_reason(e)})") from None
         demux_streams = [stream] + ([in_audio] if writer is not None and writer.audio is not None else [])
 

@@ -138,6 +138,15 @@ def test_image_bad_input_is_one_line_on_stderr(tmp_path, capsys, name, content, 
     assert err.startswith("error: ") and message in err and err.count("\n") == 1
 
 
+def test_unwritable_outputs_are_reported_not_raised(tmp_path, capsys, clip):
+    photo = tmp_path / "astronaut.png"
+    cv2.imwrite(str(photo), astronaut_bgr())
+    assert cli_main(["image", str(photo), "--out", str(tmp_path / "annotated.xyz")]) == 2
+    assert "cannot write" in capsys.readouterr().err
+    assert cli_main(["video", str(clip), "--out", str(tmp_path / "no" / "such" / "dir.mp4")]) == 2
+    assert "cannot write the annotated video" in capsys.readouterr().err
+
+
 def test_bad_input_in_a_real_process_gives_exit_2_and_no_traceback(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), str(TESTS.parent)])}
     missing = tmp_path / "missing.jpg"
