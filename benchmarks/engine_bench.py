@@ -188,28 +188,56 @@ def detector_sweep(faces: list[np.ndarray], reps: int, quick: bool = False) -> l
     return rows
 
 
+def write_clip(path: Path, base: np.ndarray, seconds: float, fps: int = 30) -> None:
+    """An H.264 clip of the scene panning back and forth."""
+    import av
+
+    height, width = base.shape[:2]
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for i, frame in enumerate(moving(base, int(seconds * fps), step=1.5)):
+            vf = av.VideoFrame.from_ndarray(frame, format="bgr24")
+            vf.pts, vf.time_base = i, Fraction(1, fps)
+            for p in stream.encode(vf):
+                out.mux(p)
+        for p in stream.encode():
+            out.mux(p)
+
+
+def video_memory(faces: list[np.ndarray], lengths: tuple[float, ...], model: str | None) -> list[dict]:
+    """Peak RSS of a fresh process analysing 640x360 clips of different lengths (annotated copy
+    written): streaming keeps it the same whatever the length."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for seconds in lengths:
+            clip = Path(tmp) / f"clip{seconds:g}.mp4"
+            write_clip(clip, scene(faces[:4], 640, 360, 90)[0], seconds)
+            code = (
+                "from fer_app.classify import EmotionClassifier\n"
+                "from fer_app.pipeline import EmotionRecognizer\n"
+                "from fer_app.video import analyze_video\n"
+                f"r = EmotionRecognizer(classifier=EmotionClassifier({model!r}))\n"
+                f"s = analyze_video({str(clip)!r}, out_path={str(clip) + '.out.mp4'!r}, recognizer=r)\n"
+                "print(s.frames_analysed, [l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0])\n"
+            )
+            out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+            frames, kb = out.stdout.split()
+            rows.append({"seconds": seconds, "frames": int(frames), "peak_rss_mb": round(int(kb) / 1024, 1)})
+    return rows
+
+
 def video_throughput(faces: list[np.ndarray], seconds: float, threads_label: str) -> list[dict]:
     """Analyse a generated 720p H.264 clip (4 faces panning) with and without the annotated output."""
-    import av
 
     from fer_app.pipeline import EmotionRecognizer
     from fer_app.video import analyze_video
 
-    base, _ = scene(faces[:4], 1280, 720, 170)
     fps = 30
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         clip = Path(tmp) / "clip720.mp4"
-        with av.open(str(clip), "w") as out:
-            stream = out.add_stream("libx264", rate=fps)
-            stream.width, stream.height, stream.pix_fmt = 1280, 720, "yuv420p"
-            for i, frame in enumerate(moving(base, int(seconds * fps), step=1.5)):
-                vf = av.VideoFrame.from_ndarray(frame, format="bgr24")
-                vf.pts, vf.time_base = i, Fraction(1, fps)
-                for p in stream.encode(vf):
-                    out.mux(p)
-            for p in stream.encode():
-                out.mux(p)
+        write_clip(clip, scene(faces[:4], 1280, 720, 170)[0], seconds, fps)
         rec = EmotionRecognizer(classifier=_classifier(0 if threads_label == "default" else 1))
         for label, out_path in (("analyse only", None), ("analyse + annotated MP4", Path(tmp) / "out.mp4")):
             t0 = time.perf_counter()
@@ -320,8 +348,9 @@ def run(quick: bool = False, model: str | None = None) -> dict:
             report["classifier"] = classifier_per_face(classifier, faces, reps * 3)
             report["detector_sweep"] = detector_sweep(faces, reps, quick)
     cv2.setNumThreads(default_cv2_threads)
-    report["video"] = video_throughput(faces, 1.0 if quick else 10.0, "default")
+    report["video"] = video_throughput(faces, 0.5 if quick else 10.0, "default")
     report["peak_rss_mb"] = peak_rss_mb(model)
+    report["video_memory"] = video_memory(faces, (0.5, 1.0) if quick else (5.0, 30.0), model)
     return report
 
 
@@ -349,6 +378,10 @@ def print_table(report: dict) -> None:
     for r in report["video"]:
         print(f"  {r['case']} ({r['threads']} threads): {r['fps']} fps, {r['x_real_time']}x real time")
     print(f"\npeak RSS, model loaded and frames analysed: {report['peak_rss_mb']} MB")
+    print(
+        "peak RSS analysing 640x360 clips with an annotated copy: "
+        + ", ".join(f"{r['seconds']:g} s ({r['frames']} frames) {r['peak_rss_mb']} MB" for r in report["video_memory"])
+    )
 
 
 def main(as_json: bool = False, quick: bool = False, model: str | None = None) -> int:

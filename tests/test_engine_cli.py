@@ -210,6 +210,7 @@ def test_bench_quick_prints_figures(capsys):
     assert report["classifier"][0]["per_face_ms"] > 0
     assert report["video"][0]["x_real_time"] > 0
     assert 30 < report["peak_rss_mb"] < 2000
+    assert [r["frames"] for r in report["video_memory"]] == [15, 30]
 
 
 @needs_fer2013()
