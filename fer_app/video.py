@@ -254,7 +254,10 @@ def analyze_video(
     `fps` analyses at most that many frames per second (the annotated video
     then has that rate too); None analyses every frame. `progress(done, total)`
     is called after each decoded frame (`total` may be None when the container
-    does not say). The timeline (passed in, or a new one) is on the summary.
+    does not say); an exception raised from it stops the analysis, and a
+    half-written `out_path` is removed. The timeline (passed in, or a new
+    one) is on the summary. The recognizer is reset first: its tracks start
+    afresh for this video.
     """
     import av
 
