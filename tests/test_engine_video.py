@@ -127,6 +127,22 @@ def test_rotation_metadata_is_honoured(tmp_path, recognizer):
     assert any("rotated" in n for n in summary.notes)
 
 
+def test_raising_from_progress_cancels_and_removes_the_partial_output(clip_with_audio, recognizer, tmp_path):
+    path, _ = clip_with_audio
+    out = tmp_path / "cancelled.mp4"
+
+    class Cancelled(Exception):
+        pass
+
+    def progress(done, total):
+        if done == 10:
+            raise Cancelled
+
+    with pytest.raises(Cancelled):
+        analyze_video(path, out_path=out, recognizer=recognizer, progress=progress)
+    assert not out.exists()
+
+
 def test_memory_stays_flat_frames_are_not_kept(clip_with_audio, recognizer):
     """Streaming: the summary holds aggregates and a per-second timeline, never frames."""
     path, _ = clip_with_audio
