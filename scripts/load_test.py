@@ -94,8 +94,8 @@ def main(argv: list[str] | None = None) -> int:
             for _ in range(args.sessions):
                 context = browser.new_context(viewport={"width": 1280, "height": 900})
                 page = context.new_page()
-                page.set_default_timeout(30_000)
-                page.goto(server.url)
+                page.set_default_timeout(90_000)  # a busy 2-core machine is slow to open the 4th page
+                page.goto(server.url, wait_until="domcontentloaded")
                 give_consent(page)
                 attempts.append(start_camera(page))
                 pages.append(page)

@@ -68,12 +68,15 @@ def test_usage_statistics_are_off():
 @pytest.fixture
 def app():
     """The page under AppTest. webrtc_streamer cannot run there (no session manager), so its
-    session lookup is patched out (../shared/notes/browser-testing.md, pitfall 2)."""
+    session lookup is patched out (../shared/notes/browser-testing.md, pitfall 2), in the library and in the page."""
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
     st.cache_resource.clear()
-    with mock.patch("streamlit_webrtc.component.get_this_session_info", return_value=None):
+    with (
+        mock.patch("streamlit_webrtc.component.get_this_session_info", return_value=None),
+        mock.patch("fer_app.ui.live_tab.get_this_session_info", return_value=None),
+    ):
         yield AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
     st.cache_resource.clear()
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 from streamlit_webrtc.relay import get_global_relay
+from streamlit_webrtc.session_info import get_this_session_info
 
 from fer_app.live import LiveProcessor, LiveSession, LiveSettings, relay_latest_video_frames_only
+from fer_app.pipeline import EmotionRecognizer
 from fer_app.ui.charts import distribution_chart
-from fer_app.ui.common import LOG, ice_configuration, new_recognizer
+from fer_app.ui.common import LOG, ice_configuration, shared_classifier
 
 WEBRTC_KEY = "live"
 WINDOW_S = 10.0
@@ -41,7 +44,12 @@ CONSENT_TEXT = """
 def live_session() -> LiveSession:
     """This browser session's live state (kept in memory in st.session_state only)."""
     if "live_session" not in st.session_state:
-        st.session_state["live_session"] = LiveSession(new_recognizer, window_s=WINDOW_S)
+        # The shared model is fetched here, on the script thread: the recognizer itself is built
+        # on the WebRTC worker thread at the first frame, where no Streamlit call may run.
+        classifier = shared_classifier()
+        st.session_state["live_session"] = LiveSession(
+            functools.partial(EmotionRecognizer, classifier=classifier), window_s=WINDOW_S
+        )
     return st.session_state["live_session"]
 
 
@@ -106,7 +114,8 @@ def render_live_tab(settings: LiveSettings, chart_slot) -> None:
     session.update_settings(settings)
     # Did the previous full run show the component? Then its context cannot be stale.
     rendered_before = bool(state.get("live_rendered"))
-    relay_latest_video_frames_only(get_global_relay())
+    if get_this_session_info() is not None:  # None under AppTest: no server, no relay
+        relay_latest_video_frames_only(get_global_relay())
     _inject_test_fault("race")
     _keep_context_fresh()
     _inject_test_fault("drop")
