@@ -44,6 +44,7 @@ from tests.e2e.conftest import (  # noqa: E402 - the browser-test helpers are th
     give_consent,
     launch_chromium,
     start_camera,
+    video_playing,
     write_y4m,
 )
 
@@ -55,6 +56,13 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024.0
     raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def playing(page) -> bool:
+    try:
+        return video_playing(page)
+    except Exception:  # noqa: BLE001 - a page that cannot be asked is not playing
+        return False
 
 
 def read_status(page) -> dict | None:
@@ -110,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
                     status = read_status(page) or {}
                     for key in ("frames", "fps", "p50_ms", "p95_ms", "dropped"):
                         row[f"s{i}_{key}"] = status.get(key)
+                    row[f"s{i}_playing"] = playing(page)
                 samples.append(row)
                 print(
                     f"t={row['t_s']:6.1f}s rss={row['rss_mb']:.0f} MB "
@@ -122,9 +131,11 @@ def main(argv: list[str] | None = None) -> int:
                 if now >= end:
                     break
                 time.sleep(max(0.0, min(args.every, end - time.monotonic())))
-            for page in pages:
-                page.screenshot(path=str(args.out / f"session-{pages.index(page)}.png"))
-                camera(page).get_by_role("button", name="Stop").click()
+            for i, page in enumerate(pages):
+                page.screenshot(path=str(args.out / f"session-{i}.png"))
+                stop = camera(page).get_by_role("button", name="Stop")
+                if stop.count():
+                    stop.click()
             browser.close()
     finally:
         server.stop()
@@ -152,6 +163,8 @@ def summarise(samples: list[dict], args) -> dict:
         fps = [s[f"s{i}_fps"] for s in warm if s[f"s{i}_fps"] is not None]
         sessions.append(
             {
+                "playing_samples": f"{sum(bool(s[f's{i}_playing']) for s in samples)}/{len(samples)}",
+                "playing_at_end": bool(samples[-1][f"s{i}_playing"]),
                 "frames_total": frames[-1],
                 "status_missing_samples": sum(f is None for f in frames),
                 "min_frames_per_interval": min(deltas) if deltas else 0,
@@ -163,7 +176,9 @@ def summarise(samples: list[dict], args) -> dict:
             }
         )
     rss_start, rss_base, rss_end = samples[0]["rss_mb"], warm[0]["rss_mb"], samples[-1]["rss_mb"]
-    all_progress = all(s["min_frames_per_interval"] > 0 and s["status_missing_samples"] == 0 for s in sessions)
+    all_progress = all(
+        s["min_frames_per_interval"] > 0 and s["status_missing_samples"] == 0 and s["playing_at_end"] for s in sessions
+    )
     growth = rss_end - rss_base
     p95_max = max((s["p95_ms_max"] or 0) for s in sessions)
     return {
@@ -197,12 +212,12 @@ def markdown(summary: dict) -> str:
         f"Server RSS: {r['first_sample']:.0f} MB at the first sample, {r['after_warmup']:.0f} MB after warm-up, "
         f"{r['end']:.0f} MB at the end (growth after warm-up {r['growth_after_warmup']:+.0f} MB, max {r['max']:.0f} MB).",
         "",
-        "| session | frames analysed | mean fps | min fps | least frames in a sample interval | p95 ms (max) | dropped |",
-        "|---|---|---|---|---|---|---|",
+        "| session | samples playing | frames analysed | mean fps | min fps | least frames in a sample interval | p95 ms (max) | dropped |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for i, s in enumerate(summary["per_session"]):
         lines.append(
-            f"| {i} | {s['frames_total']} | {s['fps_mean']} | {s['fps_min']} | {s['min_frames_per_interval']} | {s['p95_ms_max']} | {s['dropped_total']} |"
+            f"| {i} | {s['playing_samples']} | {s['frames_total']} | {s['fps_mean']} | {s['fps_min']} | {s['min_frames_per_interval']} | {s['p95_ms_max']} | {s['dropped_total']} |"
         )
     lines.append("")
     lines += [f"- {'met' if ok else 'MISSED'}: {goal}" for goal, ok in summary["goals"].items()]
