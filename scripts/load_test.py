@@ -4,8 +4,8 @@
     python scripts/load_test.py --sessions 2 --minutes 1 --out test-artifacts/load
 
 It starts the app (streamlit run streamlit_app.py) on a free local port, opens
-N pages in headless Chromium (one browser context each, Chromium's fake camera
-playing a real face), gives consent and presses START in each, then every
+N headless Chromium browsers (one page each, Chromium's fake camera playing a
+real face), gives consent and presses START in each, then every
 `--every` seconds records:
 
 - the server's resident memory (VmRSS of the streamlit process, /proc);
@@ -96,11 +96,14 @@ def main(argv: list[str] | None = None) -> int:
     samples: list[dict] = []
     try:
         with sync_playwright() as p:
-            browser = launch_chromium(p, cam)
+            # One Chromium per session: pages of one browser share its fake camera, and starting a
+            # third capture there ended the first two streams (seen here), which no real user meets.
+            browsers = []
             pages = []
             attempts = []
             for _ in range(args.sessions):
-                context = browser.new_context(viewport={"width": 1280, "height": 900})
+                browsers.append(launch_chromium(p, cam))
+                context = browsers[-1].new_context(viewport={"width": 1280, "height": 900})
                 page = context.new_page()
                 page.set_default_timeout(90_000)  # a busy 2-core machine is slow to open the 4th page
                 page.goto(server.url, wait_until="domcontentloaded")
@@ -136,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
                 stop = camera(page).get_by_role("button", name="Stop")
                 if stop.count():
                     stop.click()
-            browser.close()
+            for browser in browsers:
+                browser.close()
     finally:
         server.stop()
 

@@ -247,8 +247,8 @@ def _status(session: LiveSession) -> None:
         stalled = stalled or (snap.streaming and snap.seconds_since_frame is not None and snap.seconds_since_frame > STALL_S)
         if stalled:
             st.warning(
-                "The camera connected but no video is reaching the analyser. "
-                "Press **STOP**, then **START** again (this usually fixes it)."
+                f"No video has reached the analyser for over {STALL_S:.0f} s: the connection was lost or never "
+                "came up (a busy server or network can cause this). Press **STOP**, then **START** again."
             )
         st.caption(
             f"Analysed {snap.frames_processed} frames · {snap.fps:.1f} frames/s · "
