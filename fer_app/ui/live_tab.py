@@ -224,6 +224,20 @@ def _inject_test_fault(stage: str) -> None:
         ctx._last_rendered_run_count = get_script_run_count(info) - 2
 
 
+def _inject_test_stall(snap) -> None:
+    """Tests only: with FER_TEST_FAULTS=1, `?fault=stall` stops the server's side of the first stream
+    after 20 analysed frames, as a lost connection does, while the browser still shows STOP."""
+    if os.environ.get("FER_TEST_FAULTS") != "1" or st.query_params.get("fault") != "stall":
+        return
+    ctx = st.session_state.get(WEBRTC_KEY)
+    if st.session_state.get("live_fault_done") or ctx is None or snap.frames_processed < 20:
+        return
+    worker = ctx._get_worker()
+    if worker is not None:
+        st.session_state["live_fault_done"] = True
+        worker.stop()
+
+
 def _sidebar_chart(session: LiveSession) -> None:
     snap = session.snapshot()
     st.plotly_chart(
@@ -236,6 +250,7 @@ def _sidebar_chart(session: LiveSession) -> None:
 
 def _status(session: LiveSession) -> None:
     snap = session.snapshot()
+    _inject_test_stall(snap)
     ctx = st.session_state.get(WEBRTC_KEY)
     playing = bool(ctx is not None and ctx.state.playing)
     if snap.error:

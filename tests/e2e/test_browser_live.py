@@ -131,3 +131,19 @@ def test_live_dropped_start_tells_the_user_and_start_again_recovers(page, app_se
     start_camera(page, attempts=1)
     page.get_by_test_id("stSidebar").get_by_text("Faces now: 1").wait_for(timeout=20_000)
     hint.wait_for(state="detached")
+
+
+@pytest.mark.query("?fault=stall")
+def test_live_stream_lost_midway_tells_the_user_and_restart_recovers(page, app_server, artifacts):
+    """The server's side of a playing stream dies (as when the connection is lost): the page says so."""
+    give_consent(page)
+    start_camera(page)
+    hint = page.get_by_text("No video has reached the analyser")
+    hint.wait_for(timeout=30_000)
+    page.screenshot(path=str(artifacts / "live-stalled-hint.png"), full_page=True)
+    cam = camera(page)
+    if cam.get_by_role("button", name="Stop").count():
+        cam.get_by_role("button", name="Stop").click()
+    start_camera(page)
+    page.get_by_test_id("stSidebar").get_by_text("Faces now: 1").wait_for(timeout=20_000)
+    hint.wait_for(state="detached")
