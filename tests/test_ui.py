@@ -108,3 +108,13 @@ def test_consent_shows_the_camera_component(app):
     app.checkbox(key="live_consent").check().run()
     assert not app.exception
     assert not any("Tick the box" in i.value for i in app.info)
+
+
+def test_a_missing_model_is_one_clear_line_not_a_traceback(app, monkeypatch, tmp_path):
+    import fer_app.classify
+
+    monkeypatch.setattr(fer_app.classify, "DEFAULT_MODEL", tmp_path / "missing.onnx")
+    app.run()
+    app.checkbox(key="live_consent").check().run()
+    assert not app.exception
+    assert any("missing.onnx: model file not found" in e.value for e in app.error)

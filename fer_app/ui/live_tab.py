@@ -11,6 +11,7 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer
 from streamlit_webrtc.relay import get_global_relay
 from streamlit_webrtc.session_info import get_this_session_info
 
+from fer_app.errors import FerError
 from fer_app.live import LiveProcessor, LiveSession, LiveSettings, relay_latest_video_frames_only
 from fer_app.pipeline import EmotionRecognizer
 from fer_app.ui.charts import distribution_chart
@@ -110,7 +111,11 @@ def render_live_tab(settings: LiveSettings, chart_slot) -> None:
             st.caption("The live chart appears here once the camera runs.")
         return
 
-    session = live_session()
+    try:
+        session = live_session()
+    except FerError as e:  # e.g. the model file is missing
+        st.error(str(e))
+        return
     session.update_settings(settings)
     # Did the previous full run show the component? Then its context cannot be stale.
     rendered_before = bool(state.get("live_rendered"))
