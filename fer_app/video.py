@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable
+import queue
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -240,6 +242,84 @@ class _AnnotatedWriter:
         self.container.close()
 
 
+class _DecodeAhead(threading.Thread):
+    """Demuxes and decodes in the background, a few frames ahead of the analysis.
+
+    FFmpeg's decoding and the conversion to BGR release the GIL, so on a
+    second core they overlap with detection, classification and encoding.
+    The queue is short: memory stays flat. `events()` yields, in order,
+    ("frame", t, image) for frames to analyse, ("skipped", t, None) for
+    frames `fps` leaves out, and ("audio", None, packet) for audio to carry.
+    """
+
+    def __init__(self, container, stream, audio, fps: float | None, source_rate: float, name: str, ahead: int = 4):
+        super().__init__(daemon=True, name="fer-video-decode")
+        self.container, self.stream, self.audio = container, stream, audio
+        self.fps, self.source_rate, self.name_for_errors = fps, source_rate, name
+        self.rotation = 0
+        self._queue: queue.Queue = queue.Queue(maxsize=ahead)
+        self._stopped = threading.Event()
+
+    def run(self) -> None:
+        import av
+
+        try:
+            first_time, next_due, bad_packets, decoded = None, 0.0, 0, 0
+            for packet in self.container.demux([self.stream] + ([self.audio] if self.audio is not None else [])):
+                if self._stopped.is_set():
+                    return
+                if packet.stream.type == "audio":
+                    self._put(("audio", None, packet))
+                    continue
+                try:
+                    frames = packet.decode()
+                    bad_packets = 0
+                except av.error.FFmpegError:
+                    bad_packets += 1
+                    if bad_packets > MAX_BAD_PACKETS:
+                        raise BadVideoError(f"{self.name_for_errors}: video data is corrupt (decoding keeps failing)") from None
+                    continue
+                for frame in frames:
+                    decoded += 1
+                    t_abs = frame.time if frame.time is not None else decoded / self.source_rate
+                    if first_time is None:
+                        first_time = t_abs
+                        self.rotation = int(getattr(frame, "rotation", 0) or 0)
+                    t = max(0.0, t_abs - first_time)
+                    if self.fps is None or t + 1e-6 >= next_due:
+                        if self.fps is not None:
+                            next_due += 1.0 / self.fps
+                            while next_due <= t:
+                                next_due += 1.0 / self.fps
+                        self._put(("frame", t, _upright(frame.to_ndarray(format="bgr24"), self.rotation)))
+                    else:
+                        self._put(("skipped", t, None))
+            self._put(("end", None, None))
+        except BaseException as e:  # handed to the analysing thread, which raises it
+            self._put(("error", None, e))
+
+    def _put(self, item) -> None:
+        while not self._stopped.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def events(self) -> Iterator[tuple]:
+        while True:
+            kind, t, payload = self._queue.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise payload
+            yield kind, t, payload
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self.join(timeout=10)
+
+
 def analyze_video(
     path: str | Path,
     out_path: str | Path | None = None,
@@ -288,39 +368,20 @@ def analyze_video(
                     if Path(out_path).stat().st_size == 0:
                         os.remove(out_path)
                 raise BadVideoError(f"{out_path}: cannot write the annotated video ({_reason(e)})") from None
-        demux_streams = [stream] + ([in_audio] if writer is not None and writer.audio is not None else [])
-
-        first_time = None
-        next_due = 0.0
-        bad_packets = 0
+        carried_audio = in_audio if writer is not None and writer.audio is not None else None
+        decoder = _DecodeAhead(container, stream, carried_audio, fps, float(source_rate), path.name)
         probability_sum = np.zeros(NUM_CLASSES)
         track_ids: set[int] = set()
-        for packet in container.demux(demux_streams):
-            if packet.stream.type == "audio":
-                writer.write_audio_packet(packet)
-                continue
-            try:
-                frames = packet.decode()
-                bad_packets = 0
-            except av.error.FFmpegError:
-                bad_packets += 1
-                if bad_packets > MAX_BAD_PACKETS:
-                    raise BadVideoError(f"{path.name}: video data is corrupt (decoding keeps failing)") from None
-                continue
-            for frame in frames:
+        decoder.start()
+        try:
+            for kind, t, payload in decoder.events():
+                if kind == "audio":
+                    writer.write_audio_packet(payload)
+                    continue
                 summary.frames_decoded += 1
-                t_abs = frame.time if frame.time is not None else summary.frames_decoded / float(source_rate)
-                if first_time is None:
-                    first_time = t_abs
-                    summary.rotation = int(getattr(frame, "rotation", 0) or 0)
-                t = max(0.0, t_abs - first_time)
                 summary.duration = max(summary.duration, t + 1.0 / float(source_rate))
-                if fps is None or t + 1e-6 >= next_due:
-                    if fps is not None:
-                        next_due += 1.0 / fps
-                        while next_due <= t:
-                            next_due += 1.0 / fps
-                    image = _upright(frame.to_ndarray(format="bgr24"), summary.rotation)
+                if kind == "frame":
+                    image = payload
                     result = recognizer.analyze(image, timestamp=t)
                     summary.frames_analysed += 1
                     summary.height, summary.width = image.shape[:2]
@@ -333,12 +394,12 @@ def analyze_video(
                         if face.track_id is not None:
                             track_ids.add(face.track_id)
                     if writer is not None:
-                        writer.write_frame(
-                            draw_results(image, result, show_probabilities=show_probabilities),
-                            t,
-                        )
+                        writer.write_frame(draw_results(image, result, show_probabilities=show_probabilities), t)
                 if progress is not None:
                     progress(summary.frames_decoded, total)
+        finally:
+            decoder.stop()
+        summary.rotation = decoder.rotation
         if summary.frames_decoded == 0:
             raise BadVideoError(f"{path.name}: no video frame could be decoded (corrupt or empty video)")
         summary.tracks_seen = len(track_ids)
