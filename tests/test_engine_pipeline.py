@@ -206,6 +206,28 @@ def test_a_moving_face_keeps_its_track_id(recognizer):
     assert recognizer.analyze(frames[0], timestamp=2.1).faces[0].to_dict()["track_id"] == 1
 
 
+def test_any_face_detector_will_do(classifier):
+    """The FaceDetector protocol is just detect(grey): without detect_near, faces are followed by template only."""
+
+    class WrappedHaar:
+        def __init__(self):
+            self.haar = HaarDetector()
+            self.calls = 0
+
+        def detect(self, grey):
+            self.calls += 1
+            return self.haar.detect(grey)
+
+    detector = WrappedHaar()
+    recognizer = EmotionRecognizer(detector=detector, classifier=classifier)
+    frames, boxes = moving_face_frames(10)
+    ids = [f.track_id for i, frame in enumerate(frames) for f in recognizer.analyze(frame, timestamp=i / 15).faces]
+    assert ids == [1] * 10
+    assert detector.calls == 2  # frames 0 and 5
+    assert len(recognizer.analyze_image(astronaut_bgr()).faces) == 1  # stills use it too
+    assert detector.calls == 3
+
+
 def test_a_face_gone_longer_than_the_timeout_comes_back_with_a_new_id(recognizer):
     frames, _ = moving_face_frames(3, step=2)
     empty = cv2.resize(faceless_bgr(), (480, 320))
