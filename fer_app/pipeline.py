@@ -119,6 +119,7 @@ class EmotionRecognizer:
         self.max_hold = max_hold  # frames a face that could not be followed is still reported
         self.tracker = FaceTracker(timeout_s=track_timeout)
         self._frame_index = 0
+        self._frame_size: tuple[int, int] | None = None
 
     def configure(self, **settings) -> None:
         """Change settings at run time: smoothing, detect_every, classify_every, track_timeout,
@@ -143,6 +144,7 @@ class EmotionRecognizer:
     def reset(self) -> None:
         self.tracker.reset()
         self._frame_index = 0
+        self._frame_size = None
 
     def analyze_image(self, image_bgr: np.ndarray) -> FrameResult:
         grey = preprocess.to_grey(image_bgr)
@@ -163,6 +165,13 @@ class EmotionRecognizer:
         tracker = self.tracker
         tracker.expire(t)
         full = self.detect_every <= 1 or self._frame_index % self.detect_every == 0
+        size = (grey.shape[1], grey.shape[0])
+        if self._frame_size is not None and size != self._frame_size:
+            # The stream changed resolution (WebRTC adapts it to the bandwidth): keep the faces,
+            # in the new frame's coordinates, and look for them afresh.
+            tracker.rescale(size[0] / self._frame_size[0], size[1] / self._frame_size[1])
+            full = True
+        self._frame_size = size
 
         found: list[tuple[Track, Box]] = []
         if full:

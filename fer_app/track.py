@@ -151,6 +151,13 @@ class FaceTracker:
         self.tracks.append(track)
         return track
 
+    def rescale(self, fx: float, fy: float) -> None:
+        """The frames were resized by (fx, fy): move every track's box and motion along."""
+        for track in self.tracks:
+            x, y, w, h = track.box
+            track.box = (round(x * fx), round(y * fy), max(1, round(w * fx)), max(1, round(h * fy)))
+            track.velocity = (track.velocity[0] * fx, track.velocity[1] * fy)
+
     def expire(self, timestamp: float) -> None:
         """Drop tracks unseen for longer than `timeout_s` (or stamped in the future: a clock jump)."""
         self.tracks = [t for t in self.tracks if 0.0 <= timestamp - t.last_seen <= self.timeout_s]

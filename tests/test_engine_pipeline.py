@@ -269,6 +269,19 @@ def test_configure_changes_settings_on_both_detectors(recognizer):
         recognizer.configure(colour="blue")
 
 
+def test_a_change_of_resolution_keeps_the_faces_and_their_ids(recognizer):
+    frames, boxes = moving_face_frames(6, step=3)
+    for i, frame in enumerate(frames[:3]):
+        assert [f.track_id for f in recognizer.analyze(frame, timestamp=i / 15).faces] == [1]
+    # The stream drops to half resolution, as WebRTC does when bandwidth falls.
+    small = cv2.resize(frames[3], (240, 160), interpolation=cv2.INTER_AREA)
+    result = recognizer.analyze(small, timestamp=3 / 15)
+    assert result.detected and (result.width, result.height) == (240, 160)
+    (face,) = result.faces
+    half = tuple(v // 2 for v in boxes[3])
+    assert face.track_id == 1 and _inside(face.box, half)
+
+
 def test_reset_forgets_tracks(recognizer):
     frames, _ = moving_face_frames(2)
     recognizer.analyze(frames[0], timestamp=0.0)
