@@ -4,13 +4,19 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test lint chromium clean model
+.PHONY: run test test-fast load lint chromium clean model
 
 run: $(VENV)/.runtime
 	$(PY) -m streamlit run streamlit_app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
 test: $(VENV)/.dev chromium
 	$(PY) -m pytest
+
+test-fast: $(VENV)/.dev
+	$(PY) -m pytest -m "not browser"
+
+load: $(VENV)/.dev chromium
+	$(PY) scripts/load_test.py --sessions 4 --minutes 10
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
