@@ -104,7 +104,7 @@ def _run_export(args) -> int:
 
 def _add_card(sub) -> None:
     p = sub.add_parser("card", help="write the model card (card.json, card.md) for a trained, exported model")
-    p.add_argument("--run", required=True, help="the training run folder (holds summary.json)")
+    p.add_argument("--run", required=True, action="append", help="a training run folder (holds summary.json); repeat for stages, in order")
     p.add_argument("--keras", required=True, help="the .keras model")
     p.add_argument("--onnx", required=True, help="the exported .onnx model")
     p.add_argument("--val", default="../shared/datasets/fer2013/val", help="validation folder or CSV")
@@ -122,7 +122,7 @@ def _run_card(args) -> int:
     dataset = data.load(args.val)
     probs = evaluate.predict_probabilities([evaluate.load_predictor(args.onnx)], dataset.images)
     result = {"data": args.val} | evaluate.metrics(dataset.labels, probs)
-    model_card = card.build_card(Path(args.run), Path(args.keras), Path(args.onnx), result, args.command)
+    model_card = card.build_card([Path(r) for r in args.run], Path(args.keras), Path(args.onnx), result, args.command)
     out = Path(args.out)
     (out / "card.json").write_text(json.dumps(model_card, indent=2) + "\n")
     (out / "card.md").write_text(card.render_markdown(model_card))

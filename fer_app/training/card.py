@@ -30,8 +30,9 @@ OUT_OF_SCOPE = [
     "Analysing people who have not consented, surveillance, or decisions about individuals.",
 ]
 LIMITATIONS = [
-    "FER2013 was scraped from web image searches: faces are skewed in age and ethnicity, many are posed "
-    "or exaggerated, and about 10% of the labels are wrong (FER+ relabelled the set with 10 annotators each).",
+    "FER2013 was scraped from web image searches: faces are skewed in age and ethnicity, and many are posed "
+    "or exaggerated. Its labels are noisy: for 37% of the images the majority of FER+'s 10 annotators chose "
+    "another label (counted from ferplus_votes.csv, contempt/unknown/not-a-face votes included).",
     "Disgust has 436 training images (1.5% of the data); its recall is the least reliable.",
     "About 8% of the public test (validation) images duplicate training images, so validation accuracy is "
     "slightly optimistic; the held-out PrivateTest split was not used here.",
@@ -79,10 +80,12 @@ def measure_latency(onnx_path: Path, faces: np.ndarray, repeats: int = 300) -> d
             "batch8_ms_per_face": round(median_ms(faces[:8]) / 8, 3)}
 
 
-def build_card(run_dir: Path, keras_path: Path, onnx_path: Path, evaluation: dict, command: str) -> dict:
+def build_card(run_dirs: list[Path], keras_path: Path, onnx_path: Path, evaluation: dict, command: str) -> dict:
+    """`run_dirs`: the training stages in order (e.g. a run and its fine-tuning); the last made the model."""
     from fer_app.training.export import load_keras
 
-    summary = json.loads((run_dir / "summary.json").read_text())
+    stages = [json.loads((Path(d) / "summary.json").read_text()) for d in run_dirs]
+    summary = stages[-1]
     model = load_keras(keras_path)
     return {
         "name": onnx_path.stem,
@@ -97,11 +100,12 @@ def build_card(run_dir: Path, keras_path: Path, onnx_path: Path, evaluation: dic
             "command": command,
             "data": "FER2013 Training usage (28,709 images), ../shared/datasets/fer2013/train",
             "data_sha256": summary["train_data_sha256"],
-            "epochs": summary["epochs_done"],
+            "epochs": sum(st["epochs_done"] for st in stages),
             "best_epoch": summary["best_epoch"],
-            "wall_minutes": round(summary["train_wall_s"] / 60, 1),
+            "stages": len(stages),
+            "wall_minutes": round(sum(st["train_wall_s"] for st in stages) / 60, 1),
             "machine": f"{platform.machine()}, {_cpu_count()} CPU cores, no GPU (TensorFlow CPU)",
-            "settings": summary["config"],
+            "settings": [st["config"] for st in stages],
         },
         "validation": {
             "split": "FER2013 PublicTest (3,589 images), single pass, no test-time augmentation",
@@ -154,7 +158,8 @@ def render_markdown(card: dict) -> str:
         "## Training",
         f"- Data: {t['data']}; SHA-256 of pixels and labels `{t['data_sha256'][:16]}...`",
         f"- Command: `{t['command']}`",
-        f"- {t['epochs']} epochs, best on validation at epoch {t['best_epoch']}, {t['wall_minutes']} minutes on {t['machine']}",
+        f"- {t['epochs']} epochs in {t['stages']} stage(s), the last stage's best validation epoch was {t['best_epoch']}; "
+        f"{t['wall_minutes']} minutes of training on {t['machine']}",
         "",
         "## Validation",
         f"Split: {v['split']}. Reproduce with `{v['command']}`.",

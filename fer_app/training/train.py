@@ -40,6 +40,7 @@ class TrainConfig:
     erase_prob: float = 0.5
     patience: int = 0  # early stopping on val accuracy; 0 = off
     seed: int = 1
+    init: str = ""  # start from this .keras model's weights (fine-tuning); "" = random
     limit: int = 0  # use only the first N training images (smoke tests); 0 = all
     steps_per_epoch: int = 0  # 0 = a full pass
 
@@ -91,6 +92,10 @@ def train(config: TrainConfig) -> dict:
     if config.steps_per_epoch:
         train_ds = train_ds.repeat()
     model = build(config.arch)
+    if config.init:
+        from fer_app.training.export import load_keras
+
+        model.set_weights(load_keras(config.init).get_weights())
     model.compile(
         optimizer=_optimizer(config, steps),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
