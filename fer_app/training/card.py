@@ -25,7 +25,7 @@ INTENDED_USES = [
 OUT_OF_SCOPE = [
     "Any use in workplaces or education institutions: emotion inference there is prohibited in the EU "
     "(AI Act Art. 5(1)(f)), except for medical or safety reasons.",
-    "Judging a person's inner state, honesty, attention, engagement, suitability or performance: "
+    "Judging a person's inner state, honesty, interest, suitability or performance: "
     "the model labels the appearance of a face in one frame, not what someone feels.",
     "Analysing people who have not consented, surveillance, or decisions about individuals.",
 ]
@@ -143,8 +143,7 @@ def render_markdown(card: dict) -> str:
         f"# Model card: {card['name']}",
         "",
         "Classifies a face crop into one of the seven FER2013 expressions: " + ", ".join(card["classes"]) + ".",
-        "It labels how a face looks in one frame. It does not measure what a person feels, and it is not a "
-        "measure of attention or engagement.",
+        "It labels how a face looks in one frame. It does not measure what a person feels or thinks.",
         "",
         "## Model",
         f"- Architecture: `{card['architecture']}` (fer_app/training/architectures.py), "
