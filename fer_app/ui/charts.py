@@ -18,43 +18,19 @@ _LAYOUT = {
 
 def distribution_chart(distribution: Mapping[str, float], faces_now: int, window_s: float) -> go.Figure:
     """Horizontal bars: the share of each emotion over the last `window_s` seconds."""
-    shares = [100.0 * float(distribution.get(e, 0.0)) for e in EMOTIONS]
-    fig = go.Figure(
-        go.Bar(
-            x=shares,
-            y=list(EMOTIONS),
-            orientation="h",
-            marker_color=[color_hex(e) for e in EMOTIONS],
-            text=[f"{s:.0f}%" for s in shares],
-            textposition="outside",
-            cliponaxis=False,
-            hovertemplate="%{y}: %{x:.1f}%<extra></extra>",
-        )
-    )
     face_word = "face" if faces_now == 1 else "faces"
-    fig.update_layout(
-        title={
-            "text": f"Last {window_s:.0f} s · {faces_now} {face_word} now",
-            "x": 0,
-            "font": {"size": 13},
-        },
-        height=260,
-        xaxis={
-            "range": [0, 115],
-            "showticklabels": False,
-            "showgrid": False,
-            "zeroline": False,
-        },
-        yaxis={"autorange": "reversed"},
-        showlegend=False,
-        **_LAYOUT,
-    )
-    return fig
+    shares = [float(distribution.get(e, 0.0)) for e in EMOTIONS]
+    return _emotion_bars(shares, f"Last {window_s:.0f} s · {faces_now} {face_word} now", height=260)
 
 
 def probability_chart(probabilities: Sequence[float], title: str) -> go.Figure:
     """One face's probabilities over the seven classes, as horizontal bars."""
-    values = [100.0 * float(p) for p in probabilities]
+    return _emotion_bars(probabilities, title, height=240)
+
+
+def _emotion_bars(fractions: Sequence[float], title: str, height: int) -> go.Figure:
+    """One horizontal bar per emotion (FER2013 order, top to bottom), labelled in percent."""
+    values = [100.0 * float(f) for f in fractions]
     fig = go.Figure(
         go.Bar(
             x=values,
@@ -69,13 +45,8 @@ def probability_chart(probabilities: Sequence[float], title: str) -> go.Figure:
     )
     fig.update_layout(
         title={"text": title, "x": 0, "font": {"size": 13}},
-        height=240,
-        xaxis={
-            "range": [0, 115],
-            "showticklabels": False,
-            "showgrid": False,
-            "zeroline": False,
-        },
+        height=height,
+        xaxis={"range": [0, 115], "showticklabels": False, "showgrid": False, "zeroline": False},
         yaxis={"autorange": "reversed"},
         showlegend=False,
         **_LAYOUT,
