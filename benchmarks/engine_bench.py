@@ -136,18 +136,13 @@ def time_paths(recognizer_for, frames_by_case: dict, reps: int) -> list[dict]:
 
 
 def classifier_per_face(classifier, faces: list[np.ndarray], reps: int) -> list[dict]:
+    from fer_app.classify import median_predict_ms
+
     grey = np.stack([cv2.resize(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY), (48, 48), interpolation=cv2.INTER_AREA) for f in faces])
     rows = []
     for n in (1, 4, 30):
-        batch = np.resize(grey, (n, 48, 48))
-        classifier.predict(batch)
-        times = []
-        for _ in range(reps):
-            t0 = time.perf_counter()
-            classifier.predict(batch)
-            times.append(time.perf_counter() - t0)
-        stats = _percentiles(times)
-        rows.append({"batch": n, "call_p50_ms": stats["p50_ms"], "per_face_ms": round(stats["p50_ms"] / n, 3)})
+        p50_ms = median_predict_ms(classifier, np.resize(grey, (n, 48, 48)), reps)
+        rows.append({"batch": n, "call_p50_ms": round(p50_ms, 3), "per_face_ms": round(p50_ms / n, 3)})
     return rows
 
 

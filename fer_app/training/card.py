@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import platform
-import statistics
-import time
 from pathlib import Path
 
 import numpy as np
@@ -63,21 +61,11 @@ def count_flops(model) -> int:
 
 def measure_latency(onnx_path: Path, faces: np.ndarray, repeats: int = 300) -> dict:
     """Median ms per face on one CPU thread: batch 1, and per face in a batch of 8."""
-    from fer_app.classify import EmotionClassifier
+    from fer_app.classify import EmotionClassifier, median_predict_ms
 
     classifier = EmotionClassifier(onnx_path, threads=1)
-
-    def median_ms(batch: np.ndarray) -> float:
-        classifier.predict(batch)
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            classifier.predict(batch)
-            times.append(time.perf_counter() - start)
-        return statistics.median(times) * 1000
-
-    return {"batch1_ms_per_face": round(median_ms(faces[:1]), 3),
-            "batch8_ms_per_face": round(median_ms(faces[:8]) / 8, 3)}
+    return {"batch1_ms_per_face": round(median_predict_ms(classifier, faces[:1], repeats), 3),
+            "batch8_ms_per_face": round(median_predict_ms(classifier, faces[:8], repeats) / 8, 3)}
 
 
 def build_card(run_dirs: list[Path], keras_path: Path, onnx_path: Path, evaluation: dict, command: str) -> dict:
