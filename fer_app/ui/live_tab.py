@@ -292,6 +292,7 @@ def _downloads(session: LiveSession) -> None:
         "live_timeline.csv",
         "text/csv",
         key="live_csv",
+        on_click="ignore",  # a download needs no rerun of the page
     )
     col_json.download_button(
         "Download JSON",
@@ -299,6 +300,7 @@ def _downloads(session: LiveSession) -> None:
         "live_timeline.json",
         "application/json",
         key="live_json",
+        on_click="ignore",  # a download needs no rerun of the page
     )
     if col_clear.button("Clear timeline", key="live_clear"):
         session.clear_timeline()

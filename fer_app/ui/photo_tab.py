@@ -66,6 +66,7 @@ def render_photo_tab() -> None:
             f"{stem}_annotated.png",
             "image/png",
             key="photo_png",
+            on_click="ignore",  # a download needs no rerun of the page
         )
     col_json.download_button(
         "Download JSON",
@@ -73,6 +74,7 @@ def render_photo_tab() -> None:
         f"{stem}_emotions.json",
         "application/json",
         key="photo_json",
+        on_click="ignore",  # a download needs no rerun of the page
     )
 
 

@@ -134,6 +134,7 @@ def _show(stored: dict) -> None:
         f"{stem}_annotated.mp4",
         "video/mp4",
         key="video_mp4",
+        on_click="ignore",  # a download needs no rerun of the page
     )
     cols[1].download_button(
         "Download timeline CSV",
@@ -141,6 +142,7 @@ def _show(stored: dict) -> None:
         f"{stem}_timeline.csv",
         "text/csv",
         key="video_csv",
+        on_click="ignore",  # a download needs no rerun of the page
     )
     report = {"file": stored["name"], "summary": summary, "timeline": rows}
     cols[2].download_button(
@@ -149,4 +151,5 @@ def _show(stored: dict) -> None:
         f"{stem}_emotions.json",
         "application/json",
         key="video_json",
+        on_click="ignore",  # a download needs no rerun of the page
     )
