@@ -6,6 +6,7 @@ resolution the detector worked at internally.
 
 from __future__ import annotations
 
+import copy
 import threading
 from typing import Protocol
 
@@ -32,6 +33,14 @@ def _cascade_path() -> str:
     if not folder:
         raise ModelError("this OpenCV build ships no Haar cascades (install opencv-python-headless 4.x)")
     return folder + CASCADE_FILE
+
+
+def _load_cascade() -> cv2.CascadeClassifier:
+    path = _cascade_path()
+    cascade = cv2.CascadeClassifier(path)
+    if cascade.empty():
+        raise ModelError(f"{path}: cannot load the Haar cascade")
+    return cascade
 
 
 class HaarDetector:
@@ -65,11 +74,16 @@ class HaarDetector:
         self.detect_width = detect_width
         self.face_px = face_px
         self.equalize = equalize
-        path = _cascade_path()
-        self._cascade = cv2.CascadeClassifier(path)
-        if self._cascade.empty():
-            raise ModelError(f"{path}: cannot load the Haar cascade")
+        self._cascade = _load_cascade()
         self._lock = threading.Lock()
+
+    def clone(self) -> HaarDetector:
+        """A detector with the same settings and its own cascade, so that two threads can detect
+        at the same time (calls into one cascade are serialised)."""
+        other = copy.copy(self)
+        other._cascade = _load_cascade()
+        other._lock = threading.Lock()
+        return other
 
     def working_scale(self, width: int) -> float:
         """The factor the frame is shrunk by before detection (1.0: not at all)."""

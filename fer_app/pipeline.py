@@ -159,12 +159,24 @@ class EmotionRecognizer:
             detected=True,
         )
 
-    def analyze(self, frame_bgr: np.ndarray, timestamp: float | None = None) -> FrameResult:
+    def detection_due(self, frame_index: int) -> bool:
+        """Whether `analyze` runs a full detection on the `frame_index`-th frame since `reset()`
+        (frames of one size; a change of size forces one too)."""
+        return self.detect_every <= 1 or frame_index % self.detect_every == 0
+
+    def analyze(
+        self,
+        frame_bgr: np.ndarray,
+        timestamp: float | None = None,
+        boxes: list[Box] | None = None,
+    ) -> FrameResult:
+        """`boxes`: a full detection of this very frame made elsewhere (the video path detects a few
+        frames ahead in another thread); it makes this a full-detection frame and is used as is."""
         t = time.monotonic() if timestamp is None else float(timestamp)
         grey = preprocess.to_grey(frame_bgr)
         tracker = self.tracker
         tracker.expire(t)
-        full = self.detect_every <= 1 or self._frame_index % self.detect_every == 0
+        full = boxes is not None or self.detection_due(self._frame_index)
         size = (grey.shape[1], grey.shape[0])
         if self._frame_size is not None and size != self._frame_size:
             # The stream changed resolution (WebRTC adapts it to the bandwidth): keep the faces,
@@ -175,7 +187,8 @@ class EmotionRecognizer:
 
         found: list[tuple[Track, Box]] = []
         if full:
-            boxes = self.detector.detect(grey)
+            if boxes is None:
+                boxes = self.detector.detect(grey)
             matched = tracker.match(boxes, t)
             seen = set()
             for box, track in zip(boxes, matched):

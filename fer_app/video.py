@@ -1,31 +1,42 @@
-"""Offline video analysis (PyAV): decode, analyse, annotate, summarise, one frame at a time.
+"""Offline video analysis (PyAV): decode, analyse, annotate, summarise, streaming frame by frame.
 
-Memory stays flat however long the video is: frames are decoded, analysed,
-drawn and encoded one by one, and the timeline holds one row per second.
+Memory stays flat however long the video is: frames flow through short
+queues and the timeline holds one row per second. Three stages overlap on the
+cores (FFmpeg, OpenCV and x264 release the GIL): a decoding thread that also
+starts each full detection in a detection thread as soon as its frame is
+decoded, the analysing (calling) thread, and a thread that draws and encodes
+the annotated copy.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import queue
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from fer_app.draw import draw_results
 from fer_app.errors import BadVideoError
 from fer_app.labels import EMOTIONS, NUM_CLASSES
+from fer_app.preprocess import to_grey
 from fer_app.stats import Timeline
 
 MAX_PIXELS = 7680 * 4320  # 8K
 # Audio codecs an MP4 can carry as they are; anything else is re-encoded to AAC.
 MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "alac", "opus"}
 MAX_BAD_PACKETS = 50
+# The frame rate the recognizer's per-frame settings (detect_every, classify_every) are made for: the
+# live path asks cameras for at most 15 fps. Faster videos get them scaled (see analyze_video).
+SETTINGS_FPS = 15.0
 
 Progress = Callable[[int, "int | None"], None]
 
@@ -192,7 +203,10 @@ class _AnnotatedWriter:
             pending, self._pending_audio = self._pending_audio, []
             for packet in pending:
                 self.write_audio_packet(packet)
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(bgr[:h, :w]), format="bgr24")
+        # OpenCV's BGR -> I420 is BT.601 limited range like FFmpeg's, and a third of swscale's cost.
+        frame = av.VideoFrame.from_ndarray(
+            cv2.cvtColor(np.ascontiguousarray(bgr[:h, :w]), cv2.COLOR_BGR2YUV_I420), format="yuv420p"
+        )
         pts = max(self._last_pts + 1, round(t * self.rate))
         frame.pts, frame.time_base = pts, 1 / self.rate
         self._last_pts = pts
@@ -243,28 +257,53 @@ class _AnnotatedWriter:
 
 
 class _DecodeAhead(threading.Thread):
-    """Demuxes and decodes in the background, a few frames ahead of the analysis.
+    """Demuxes and decodes in the background, ahead of the analysis, and starts full detections early.
 
-    FFmpeg's decoding and the conversion to BGR release the GIL, so on a
-    second core they overlap with detection, classification and encoding.
-    The queue is short: memory stays flat. `events()` yields, in order,
-    ("frame", t, image) for frames to analyse, ("skipped", t, None) for
-    frames `fps` leaves out, and ("audio", None, packet) for audio to carry.
+    FFmpeg's decoding, the conversion to BGR and the Haar cascade release the
+    GIL, so on a second core they overlap with following faces, classifying
+    and encoding. `events()` yields, in order, ("frame", t, (image, boxes))
+    for frames to analyse, ("skipped", t, None) for frames `fps` leaves out,
+    and ("audio", None, packet) for audio to carry.
+
+    With a `detector`, every frame for which `detection_due(n)` holds (n: the
+    frame's number among analysed frames) is also handed to a detection
+    thread as soon as it is decoded; its boxes come with the frame (a Future),
+    so the full detection of frame n runs while the frames before it are
+    analysed. The boxes are those the recognizer would have found itself.
+    Frames queued ahead are bounded by count and bytes: memory stays flat.
     """
 
-    def __init__(self, container, stream, audio, fps: float | None, source_rate: float, name: str, ahead: int = 4):
+    def __init__(
+        self,
+        container,
+        stream,
+        audio,
+        fps: float | None,
+        source_rate: float,
+        name: str,
+        detector=None,
+        detection_due: Callable[[int], bool] | None = None,
+        ahead: int = 8,
+        ahead_bytes: int = 64 * 1024 * 1024,
+    ):
         super().__init__(daemon=True, name="fer-video-decode")
         self.container, self.stream, self.audio = container, stream, audio
         self.fps, self.source_rate, self.name_for_errors = fps, source_rate, name
         self.rotation = 0
-        self._queue: queue.Queue = queue.Queue(maxsize=ahead)
+        self.detector, self.detection_due = detector, detection_due
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fer-video-detect") if detector is not None else None
+        self._ahead, self._ahead_bytes = max(1, ahead), ahead_bytes
+        self._items: collections.deque = collections.deque()
+        self._frames_queued = 0
+        self._bytes_queued = 0
+        self._cond = threading.Condition()
         self._stopped = threading.Event()
 
     def run(self) -> None:
         import av
 
         try:
-            first_time, next_due, bad_packets, decoded = None, 0.0, 0, 0
+            first_time, next_due, bad_packets, decoded, analysed = None, 0.0, 0, 0, 0
             for packet in self.container.demux([self.stream] + ([self.audio] if self.audio is not None else [])):
                 if self._stopped.is_set():
                     return
@@ -291,7 +330,12 @@ class _DecodeAhead(threading.Thread):
                             next_due += 1.0 / self.fps
                             while next_due <= t:
                                 next_due += 1.0 / self.fps
-                        self._put(("frame", t, _upright(frame.to_ndarray(format="bgr24"), self.rotation)))
+                        image = _upright(frame.to_ndarray(format="bgr24"), self.rotation)
+                        boxes = None
+                        if self._pool is not None and self.detection_due(analysed):
+                            boxes = self._pool.submit(self.detector.detect, to_grey(image))
+                        analysed += 1
+                        self._put(("frame", t, (image, boxes)))
                     else:
                         self._put(("skipped", t, None))
             self._put(("end", None, None))
@@ -299,25 +343,138 @@ class _DecodeAhead(threading.Thread):
             self._put(("error", None, e))
 
     def _put(self, item) -> None:
-        while not self._stopped.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
+        size = item[2][0].nbytes if item[0] == "frame" else 0
+        with self._cond:
+            # Wait while the queue is full: of frames (by count, or by bytes once one is queued).
+            while not self._stopped.is_set() and (
+                self._frames_queued >= self._ahead
+                or (size and self._frames_queued and self._bytes_queued + size > self._ahead_bytes)
+                or len(self._items) >= 256
+            ):
+                self._cond.wait(0.1)
+            if self._stopped.is_set():
                 return
-            except queue.Full:
-                continue
+            self._items.append((item, size))
+            self._frames_queued += 1 if size else 0
+            self._bytes_queued += size
+            self._cond.notify_all()
+
+    def _get(self):
+        with self._cond:
+            while not self._items:
+                self._cond.wait()
+            item, size = self._items.popleft()
+            self._frames_queued -= 1 if size else 0
+            self._bytes_queued -= size
+            self._cond.notify_all()
+            return item
 
     def events(self) -> Iterator[tuple]:
         while True:
-            kind, t, payload = self._queue.get()
+            kind, t, payload = self._get()
             if kind == "end":
                 return
             if kind == "error":
                 raise payload
+            if kind == "frame":
+                image, boxes = payload
+                payload = (image, None if boxes is None else boxes.result())
             yield kind, t, payload
 
     def stop(self) -> None:
         self._stopped.set()
+        with self._cond:
+            self._cond.notify_all()
         self.join(timeout=10)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _WriteBehind(threading.Thread):
+    """Draws the overlays and encodes the annotated copy in the background, in order.
+
+    x264 and the colour conversion release the GIL, so encoding overlaps with
+    the analysis of the next frames. The queue is short: memory stays flat.
+    The first error is raised by the next `put` or by `close`.
+    """
+
+    def __init__(self, writer: _AnnotatedWriter, show_probabilities: bool, ahead: int = 4):
+        super().__init__(daemon=True, name="fer-video-encode")
+        self.writer, self.show_probabilities = writer, show_probabilities
+        self._queue: queue.Queue = queue.Queue(maxsize=ahead)
+        self._error: BaseException | None = None
+
+    def run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if self._error is not None:
+                continue  # drain: the analysing thread learns of the error at its next put
+            try:
+                if item[0] == "video":
+                    _, image, result, t = item
+                    self.writer.write_frame(draw_results(image, result, show_probabilities=self.show_probabilities), t)
+                else:
+                    self.writer.write_audio_packet(item[1])
+            except BaseException as e:
+                self._error = e
+
+    def _check(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def put_frame(self, image: np.ndarray, result, t: float) -> None:
+        self._check()
+        self._queue.put(("video", image, result, t))
+
+    def put_audio(self, packet) -> None:
+        self._check()
+        self._queue.put(("audio", packet))
+
+    def finish(self) -> None:
+        """Wait for everything queued to be written (raising the first error); the writer stays open."""
+        self._queue.put(None)
+        self.join()
+        self._check()
+
+    def abandon(self) -> None:
+        """Stop without writing what is still queued."""
+        while True:
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+        self._queue.put(None)
+        self.join(timeout=10)
+
+
+def _pace(recognizer, analysed_fps: float, settings_fps: float | None) -> Callable[[], None]:
+    """Scale the recognizer's detect_every and classify_every for frames coming `analysed_fps` a second
+    when they are meant for `settings_fps`; returns the function that puts them back."""
+    factor = round(analysed_fps / settings_fps) if settings_fps and analysed_fps else 1
+    saved = {
+        n: getattr(recognizer, n) for n in ("detect_every", "classify_every") if isinstance(getattr(recognizer, n, None), int)
+    }
+    if factor <= 1 or not saved:
+        return lambda: None
+    for name, value in saved.items():
+        setattr(recognizer, name, max(1, value) * factor)
+
+    def restore() -> None:
+        for name, value in saved.items():
+            setattr(recognizer, name, value)
+
+    return restore
+
+
+def _ahead_detector(recognizer):
+    """A detector for full detections made ahead in another thread: a clone of the recognizer's own
+    (so that its searches near known faces never wait for it), or None where that cannot be done."""
+    detector = getattr(recognizer, "detector", None)
+    if getattr(recognizer, "detection_due", None) is None or not hasattr(detector, "clone"):
+        return None
+    return detector.clone()
 
 
 def analyze_video(
@@ -328,6 +485,7 @@ def analyze_video(
     progress: Progress | None = None,
     recognizer=None,
     show_probabilities: bool = False,
+    settings_fps: float | None = SETTINGS_FPS,
 ) -> VideoSummary:
     """Analyse a video file; optionally write an annotated H.264 MP4 (audio kept) to `out_path`.
 
@@ -338,6 +496,14 @@ def analyze_video(
     half-written `out_path` is removed. The timeline (passed in, or a new
     one) is on the summary. The recognizer is reset first: its tracks start
     afresh for this video.
+
+    Every analysed frame gets its faces (followed between full detections),
+    but the recognizer's `detect_every` and `classify_every` count frames of
+    `settings_fps` (15, the live path's rate): a 30 fps video has them
+    doubled for the run, so faces are detected and classified as often a
+    second as live (with the defaults 3 full detections a second, each face
+    classified 7.5 times a second), not twice as often. None: use them per
+    frame as they are.
     """
     import av
 
@@ -369,20 +535,38 @@ def analyze_video(
                         os.remove(out_path)
                 raise BadVideoError(f"{out_path}: cannot write the annotated video ({_reason(e)})") from None
         carried_audio = in_audio if writer is not None and writer.audio is not None else None
-        decoder = _DecodeAhead(container, stream, carried_audio, fps, float(source_rate), path.name)
+        analysed_rate = min(float(fps), float(source_rate)) if fps else float(source_rate)
+        restore_settings = _pace(recognizer, analysed_rate, settings_fps)
+        ahead_detector = _ahead_detector(recognizer)
+        decoder = _DecodeAhead(
+            container,
+            stream,
+            carried_audio,
+            fps,
+            float(source_rate),
+            path.name,
+            detector=ahead_detector,
+            detection_due=getattr(recognizer, "detection_due", None),
+        )
+        encoder = _WriteBehind(writer, show_probabilities) if writer is not None else None
         probability_sum = np.zeros(NUM_CLASSES)
         track_ids: set[int] = set()
         decoder.start()
+        if encoder is not None:
+            encoder.start()
         try:
             for kind, t, payload in decoder.events():
                 if kind == "audio":
-                    writer.write_audio_packet(payload)
+                    encoder.put_audio(payload)
                     continue
                 summary.frames_decoded += 1
                 summary.duration = max(summary.duration, t + 1.0 / float(source_rate))
                 if kind == "frame":
-                    image = payload
-                    result = recognizer.analyze(image, timestamp=t)
+                    image, boxes = payload
+                    if boxes is None:
+                        result = recognizer.analyze(image, timestamp=t)
+                    else:
+                        result = recognizer.analyze(image, timestamp=t, boxes=boxes)
                     summary.frames_analysed += 1
                     summary.height, summary.width = image.shape[:2]
                     timeline.add(result)
@@ -393,12 +577,18 @@ def analyze_video(
                         probability_sum += face.probabilities
                         if face.track_id is not None:
                             track_ids.add(face.track_id)
-                    if writer is not None:
-                        writer.write_frame(draw_results(image, result, show_probabilities=show_probabilities), t)
+                    if encoder is not None:
+                        encoder.put_frame(image, result, t)
                 if progress is not None:
                     progress(summary.frames_decoded, total)
+            if encoder is not None:
+                encoder.finish()
+                encoder = None
         finally:
             decoder.stop()
+            if encoder is not None:
+                encoder.abandon()
+            restore_settings()
         summary.rotation = decoder.rotation
         if summary.frames_decoded == 0:
             raise BadVideoError(f"{path.name}: no video frame could be decoded (corrupt or empty video)")

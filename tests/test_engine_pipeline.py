@@ -75,6 +75,24 @@ def test_min_face_and_sensitivity_are_respected():
     assert len(HaarDetector(min_neighbors=3).detect(grey)) >= 1
 
 
+def test_a_cloned_detector_finds_the_same_faces_with_its_own_cascade():
+    detector = HaarDetector(min_neighbors=4, min_face=60)
+    clone = detector.clone()
+    assert (clone.min_neighbors, clone.min_face) == (4, 60) and clone._cascade is not detector._cascade
+    grey = preprocess.to_grey(astronaut_bgr())
+    assert clone.detect(grey) == detector.detect(grey)
+
+
+def test_boxes_detected_elsewhere_make_a_full_detection_frame(recognizer):
+    frames, boxes = moving_face_frames(3, step=6)
+    recognizer.analyze(frames[0], timestamp=0.0)
+    given = HaarDetector(detect_width=0).detect(preprocess.to_grey(frames[1]))
+    result = recognizer.analyze(frames[1], timestamp=1 / 15, boxes=given)
+    assert result.detected and [f.box for f in result.faces] == given
+    assert [f.track_id for f in result.faces] == [1]
+    assert [recognizer.detection_due(i) for i in range(6)] == [True, False, False, False, False, True]
+
+
 def test_detect_near_follows_a_face_that_moved():
     frames, boxes = moving_face_frames(2, step=15)
     detector = HaarDetector(detect_width=0)

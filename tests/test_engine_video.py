@@ -152,6 +152,50 @@ def test_memory_stays_flat_frames_are_not_kept(clip_with_audio, recognizer):
     assert len(summary.timeline) == 3
 
 
+class RecordingRecognizer(EmotionRecognizer):
+    """Keeps every FrameResult and how each frame's full detection was made."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.results, self.given_boxes = [], []
+
+    def analyze(self, frame, timestamp=None, boxes=None):
+        result = super().analyze(frame, timestamp=timestamp, boxes=boxes)
+        self.results.append(result)
+        self.given_boxes.append(boxes is not None)
+        return result
+
+
+def test_detections_made_ahead_in_another_thread_are_those_of_the_frame_analysed(clip_with_audio):
+    path, _ = clip_with_audio
+    rec = RecordingRecognizer()
+    analyze_video(path, recognizer=rec, settings_fps=None)
+    assert any(rec.given_boxes)  # the full detections came from the detection thread
+    by_video = [r.to_dict() for r in rec.results]
+    rec.reset()
+    by_hand = [rec.analyze(f, timestamp=i / 15).to_dict() for i, f in enumerate(decode_frames(path))]
+    for a, b in zip(by_video, by_hand):
+        a["timestamp"] = b["timestamp"] = 0
+    assert by_video == by_hand
+
+
+def test_a_fast_video_is_detected_and_classified_as_often_a_second_as_live(tmp_path):
+    path = tmp_path / "fast.mp4"
+    write_moving_face_video(path, seconds=2.0, fps=30)
+    rec = RecordingRecognizer(detect_every=5, classify_every=2)
+    summary = analyze_video(path, recognizer=rec)
+    assert summary.frames_analysed == 60 and summary.tracks_seen == 1
+    assert [i for i, r in enumerate(rec.results) if r.detected] == list(range(0, 60, 10))  # 3 a second
+    assert (rec.detect_every, rec.classify_every) == (5, 2)  # the recognizer's own settings are back
+    assert summary.faces_seen >= 58
+    rec = RecordingRecognizer(detect_every=5)
+    analyze_video(path, recognizer=rec, settings_fps=None)
+    assert sum(r.detected for r in rec.results) == 12
+    rec = RecordingRecognizer(detect_every=5)
+    analyze_video(path, recognizer=rec, fps=15)  # already the live rate: as it is
+    assert sum(r.detected for r in rec.results) == 6 and len(rec.results) == 30
+
+
 # --- bad input ----------------------------------------------------------------------------------------
 
 
