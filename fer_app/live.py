@@ -7,7 +7,9 @@ delay stays at one frame instead of growing.
 
 The relay between the camera, the processor and the encoder is made to keep
 only the newest frame too (`relay_latest_video_frames_only`), so no queue grows
-when the machine is busy.
+when the machine is busy; and ICE consent checks may be answered late
+(`tolerate_late_consent_replies`), so a busy server slows its streams down
+instead of closing them.
 
 Results cross to the page through `LiveSession`, which holds a lock around
 everything both threads touch. The page (fer_app/ui/live_tab.py) reads
@@ -18,6 +20,7 @@ the browser session ends.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -33,8 +36,13 @@ from fer_app.draw import draw_results
 from fer_app.labels import EMOTIONS
 from fer_app.stats import RollingDistribution, Timeline
 
+LOG = logging.getLogger(__name__)
+
 # Per-frame timings kept for the statistics line (a ring buffer).
 LATENCY_WINDOW = 300
+
+# Extra sends of an ICE consent check (after 0.5 s and 1.5 s): a reply up to 3.5 s late counts.
+CONSENT_RETRANSMISSIONS = 2
 
 
 @dataclass(frozen=True)
@@ -244,6 +252,48 @@ def relay_latest_video_frames_only(relay: Any) -> None:
 
     relay.subscribe = subscribe_latest_only
     relay._fer_latest_only = True
+
+
+def tolerate_late_consent_replies(retransmissions: int = CONSENT_RETRANSMISSIONS) -> None:
+    """Keep a busy server's WebRTC streams alive: let ICE consent checks be answered late.
+
+    aioice (under aiortc) checks every ~5 s that the browser still wants the
+    stream (ICE consent freshness, RFC 7675). It sends each check once and
+    counts a reply that takes over 500 ms as no reply; six in a row and it
+    closes the connection ("Consent to send expired"). Every stream of this
+    app runs on Streamlit's one event loop. With four live sessions on two
+    cores that loop fell behind the incoming video, each reply waited
+    0.6-1.1 s in its socket, every check "failed", and each stream was closed
+    30-40 s after it started: the page showed START again, with no error.
+    RFC 7675 lets consent expire only when no reply has come for 30 s.
+
+    Here a consent check is sent again after 0.5 s and 1.5 s (like any STUN
+    request), so a reply up to 3.5 s late counts. A browser that is really
+    gone still loses its stream: six checks in a row get no reply at all.
+    Late replies are logged at INFO (logger fer_app.live). Applied once per
+    process. In aioice 0.13 the consent check is the only STUN request sent
+    with `retransmissions=0` (tests/test_live.py checks this stays so).
+    """
+    from aioice import ice
+
+    request = ice.StunProtocol.request
+    if getattr(request, "_fer_tolerant", False):
+        return
+    patience = int(retransmissions)
+
+    async def request_tolerating_late_consent(self, message, addr, integrity_key=None, retransmissions=None):
+        if retransmissions != 0:
+            return await request(self, message, addr, integrity_key=integrity_key, retransmissions=retransmissions)
+        started = time.monotonic()
+        reply = await request(self, message, addr, integrity_key=integrity_key, retransmissions=patience)
+        waited_ms = (time.monotonic() - started) * 1000.0
+        if waited_ms > 500.0:
+            LOG.info("ICE consent reply from %s after %.0f ms (aioice alone counts it as missing)", addr, waited_ms)
+        return reply
+
+    request_tolerating_late_consent._fer_tolerant = True
+    request_tolerating_late_consent.__wrapped__ = request
+    ice.StunProtocol.request = request_tolerating_late_consent
 
 
 class LiveProcessor(VideoProcessorBase):

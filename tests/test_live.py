@@ -6,6 +6,7 @@ import asyncio
 import csv
 import io
 import threading
+import time
 from pathlib import Path
 
 import av
@@ -216,3 +217,120 @@ def test_relay_hands_a_slow_consumer_the_newest_frame_not_a_backlog(frame):
     backlog, skipped_to = asyncio.run(consume(latest_only=True))
     assert backlog == 0
     assert skipped_to >= 40  # the next frame handed over is the newest one
+
+
+class _LateStunPeer(asyncio.DatagramProtocol):
+    """A browser's ICE agent on a busy link: answers each STUN binding request after `delay` seconds."""
+
+    def __init__(self, key: bytes, delay: float):
+        self.key = key
+        self.delay = delay
+        self.silent = False
+        self.requests = 0
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def datagram_received(self, data, addr):
+        from aioice import stun
+
+        request = stun.parse_message(data)
+        self.requests += 1
+        if self.silent:
+            return
+        reply = stun.Message(stun.Method.BINDING, stun.Class.RESPONSE, transaction_id=request.transaction_id)
+        reply.attributes["XOR-MAPPED-ADDRESS"] = addr
+        reply.add_message_integrity(self.key)
+        asyncio.get_running_loop().call_later(self.delay, self.transport.sendto, bytes(reply), addr)
+
+
+class _NoIceAgent:
+    """What aioice's StunProtocol calls on its owner; nothing here needs it."""
+
+    def protocol_lost(self, protocol):
+        pass
+
+    def data_received(self, data, component):
+        pass
+
+    def request_received(self, message, addr, protocol):
+        pass
+
+
+def test_ice_consent_checks_tolerate_late_replies_but_not_silence():
+    """What closed streams under load: aioice counted consent replies later than 500 ms as missing."""
+    from aioice import ice, stun
+
+    from fer_app.live import tolerate_late_consent_replies
+
+    key = b"remote ICE password"
+
+    def consent_check():
+        return stun.Message(stun.Method.BINDING, stun.Class.REQUEST)
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        peer_transport, peer = await loop.create_datagram_endpoint(
+            lambda: _LateStunPeer(key, delay=0.8), local_addr=("127.0.0.1", 0)
+        )
+        transport, protocol = await loop.create_datagram_endpoint(
+            lambda: ice.StunProtocol(_NoIceAgent()), local_addr=("127.0.0.1", 0)
+        )
+        addr = peer_transport.get_extra_info("sockname")
+        try:
+            # aioice alone: the consent check (sent once, retransmissions=0) gives up after 500 ms.
+            aioice_request = getattr(ice.StunProtocol.request, "__wrapped__", ice.StunProtocol.request)
+            with pytest.raises(stun.TransactionTimeout):
+                await aioice_request(protocol, consent_check(), addr, integrity_key=key, retransmissions=0)
+
+            tolerate_late_consent_replies()
+            tolerate_late_consent_replies()  # idempotent
+            start = time.monotonic()
+            reply, _ = await protocol.request(consent_check(), addr, integrity_key=key, retransmissions=0)
+            waited = time.monotonic() - start
+            assert reply.message_class == stun.Class.RESPONSE
+            assert 0.7 < waited < 3.5
+
+            # A peer that is really gone still fails the check, after the retransmissions.
+            peer.silent = True
+            peer.requests = 0
+            start = time.monotonic()
+            with pytest.raises(stun.TransactionTimeout):
+                await protocol.request(consent_check(), addr, integrity_key=key, retransmissions=0)
+            assert peer.requests == 3
+            assert 3.0 < time.monotonic() - start < 5.0
+        finally:
+            transport.close()
+            peer_transport.close()
+
+    asyncio.run(scenario())
+
+
+def test_aioice_sends_only_its_consent_checks_without_retransmissions():
+    """tolerate_late_consent_replies recognises consent checks by retransmissions=0: keep that true on upgrades."""
+    import inspect
+
+    from aioice import ice, turn
+
+    assert inspect.getsource(ice).count("retransmissions=0") == 1
+    assert "retransmissions=0" in inspect.getsource(ice.Connection.query_consent)
+    assert "retransmissions=0" not in inspect.getsource(turn)
+
+
+def test_the_live_tab_turns_off_streamlits_full_gc_after_every_run_unless_configured():
+    """A forced full collection after every fragment run held the GIL ~60 ms each and starved the WebRTC loop."""
+    from streamlit import config
+
+    from fer_app.ui.live_tab import skip_full_gc_after_each_run
+
+    key = "runner.postScriptGC"
+    before, where = config.get_option(key), config.get_where_defined(key)
+    try:
+        config.set_option(key, True, where_defined="<default>")
+        skip_full_gc_after_each_run()
+        assert config.get_option(key) is False
+        config.set_option(key, True, where_defined="config.toml")  # the operator's explicit choice wins
+        skip_full_gc_after_each_run()
+        assert config.get_option(key) is True
+    finally:
+        config.set_option(key, before, where_defined=where)
