@@ -14,13 +14,16 @@ from fer_app.pipeline import EmotionRecognizer
 LOG = logging.getLogger("fer_app.ui")
 
 if os.environ.get("FER_WEBRTC_DEBUG"):
-    # The tests turn this on so that a dropped START shows its cause in the server log.
-    _webrtc_log = logging.getLogger("streamlit_webrtc")
-    if not any(isinstance(h, logging.StreamHandler) for h in _webrtc_log.handlers):
-        _handler = logging.StreamHandler()
-        _handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        _webrtc_log.addHandler(_handler)
-    _webrtc_log.setLevel(logging.DEBUG)
+    # The tests turn this on so that a dropped START or stream shows its cause in the server log:
+    # streamlit_webrtc at DEBUG; aioice's ICE events ("Consent to send expired") and the late
+    # consent replies fer_app.live let through, at INFO.
+    for _name, _level in (("streamlit_webrtc", logging.DEBUG), ("aioice.ice", logging.INFO), ("fer_app.live", logging.INFO)):
+        _log = logging.getLogger(_name)
+        if not any(isinstance(h, logging.StreamHandler) for h in _log.handlers):
+            _handler = logging.StreamHandler()
+            _handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+            _log.addHandler(_handler)
+        _log.setLevel(_level)
 
 # Inference threads per model session. All browser sessions share one model;
 # one thread each keeps two cores fair between several sessions.

@@ -12,14 +12,23 @@ from streamlit_webrtc.relay import get_global_relay
 from streamlit_webrtc.session_info import get_this_session_info
 
 from fer_app.errors import FerError
-from fer_app.live import LiveProcessor, LiveSession, LiveSettings, relay_latest_video_frames_only
+from fer_app.live import (
+    LiveProcessor,
+    LiveSession,
+    LiveSettings,
+    relay_latest_video_frames_only,
+    tolerate_late_consent_replies,
+)
 from fer_app.pipeline import EmotionRecognizer
 from fer_app.ui.charts import distribution_chart
 from fer_app.ui.common import LOG, ice_configuration, shared_classifier
 
 WEBRTC_KEY = "live"
 WINDOW_S = 10.0
-REFRESH_S = 0.4  # the sidebar chart and status refresh 2.5 times a second while streaming (goal: >= 2)
+# While streaming, one fragment in the sidebar redraws the chart and the statistics twice a second
+# (the goal). Each redraw costs the server and every browser CPU time: at 0.4 s with a second
+# fragment for the statistics, four sessions on two cores starved the server's event loop.
+REFRESH_S = 0.5
 # A playing stream that has analysed no frame for this long is reported as stalled.
 STALL_S = 6.0
 
@@ -40,6 +49,27 @@ CONSENT_TEXT = """
   on yourself, or on people who have agreed, for rehearsal, research with consent, or to learn
   how such models behave.
 """
+
+
+def skip_full_gc_after_each_run() -> None:
+    """Turn off Streamlit's forced full garbage collection after every script run, fragments included.
+
+    Streamlit runs `gc.collect(2)` when any script run ends (`runner.postScriptGC`,
+    on by default). With this app's heap (plotly, ONNX Runtime, aiortc) one
+    collection took ~60 ms of the ~75 ms a sidebar refresh costs, holding the
+    GIL all along. The live chart refreshes twice a second per session, and
+    every session's WebRTC traffic runs on Streamlit's one event loop: with four
+    sessions the collections alone held the GIL for over a second per second
+    at the old refresh rate, the loop fell behind the incoming video, ICE
+    consent replies came late or were lost, and aioice closed the streams
+    30-90 s after START. Python's own generational GC still runs; the load test
+    (scripts/load_test.py) checks that memory stays flat. A value set
+    explicitly (config.toml, command line, environment) is left alone.
+    """
+    from streamlit import config
+
+    if config.get_where_defined("runner.postScriptGC") == "<default>":
+        config.set_option("runner.postScriptGC", False, where_defined=__name__)
 
 
 def live_session() -> LiveSession:
@@ -121,6 +151,9 @@ def render_live_tab(settings: LiveSettings, chart_slot) -> None:
     rendered_before = bool(state.get("live_rendered"))
     if get_this_session_info() is not None:  # None under AppTest: no server, no relay
         relay_latest_video_frames_only(get_global_relay())
+        tolerate_late_consent_replies()
+        skip_full_gc_after_each_run()
+        _inject_slow_stun_replies()
     _inject_test_fault("race")
     _keep_context_fresh()
     _inject_test_fault("drop")
@@ -146,10 +179,16 @@ def render_live_tab(settings: LiveSettings, chart_slot) -> None:
     _track_playing_since(playing)
     _notice_dropped_start(was_live, ctx)
 
+    stalled = _stalled(session.snapshot(), playing)
+    state["live_stalled"] = stalled
+    if stalled:
+        st.warning(
+            f"No video has reached the analyser for over {STALL_S:.0f} s: the connection was lost or never "
+            "came up (a busy server or network can cause this). Press **STOP**, then **START** again."
+        )
     run_every = REFRESH_S if (playing or ctx.state.signalling) else None
     with chart_slot:
-        st.fragment(run_every=run_every)(_sidebar_chart)(session)
-    st.fragment(run_every=run_every)(_status)(session)
+        st.fragment(run_every=run_every)(_sidebar_live)(session)
 
     if not playing:
         if state.get("live_dead_start"):
@@ -229,6 +268,29 @@ def _inject_test_fault(stage: str) -> None:
         ctx._last_rendered_run_count = get_script_run_count(info) - 2
 
 
+def _inject_slow_stun_replies() -> None:
+    """Tests only: with FER_TEST_FAULTS=1 and FER_TEST_SLOW_STUN_S=x, every STUN reply reaching the
+    server is handed to aioice x seconds late, as on a server too busy to read its sockets in time
+    (measured under load: 0.6-1.1 s). Process-wide, so the test starts a server of its own for it."""
+    delay = float(os.environ.get("FER_TEST_SLOW_STUN_S") or 0)
+    if os.environ.get("FER_TEST_FAULTS") != "1" or delay <= 0:
+        return
+    import asyncio
+
+    from aioice import stun
+
+    received = stun.Transaction.response_received
+    if getattr(received, "_fer_delayed", False):
+        return
+
+    def response_received_late(self, message, addr):
+        asyncio.get_running_loop().call_later(delay, received, self, message, addr)
+
+    response_received_late._fer_delayed = True
+    stun.Transaction.response_received = response_received_late
+    LOG.warning("test fault: STUN replies reach aioice %.1f s late", delay)
+
+
 def _inject_test_stall(snap) -> None:
     """Tests only: with FER_TEST_FAULTS=1, `?fault=stall` stops the server's side of the first stream
     after 20 analysed frames, as a lost connection does, while the browser still shows STOP."""
@@ -243,38 +305,43 @@ def _inject_test_stall(snap) -> None:
         worker.stop()
 
 
-def _sidebar_chart(session: LiveSession) -> None:
+def _stalled(snap, playing: bool) -> bool:
+    """A playing stream whose analyser has had no frame for over STALL_S seconds (or none since START)."""
+    if not playing:
+        return False
+    since = st.session_state.get("live_playing_since")
+    waited = time.monotonic() - since if since else 0.0
+    if (snap.frames_processed == 0 or not snap.streaming) and waited > STALL_S:
+        return True
+    return snap.streaming and snap.seconds_since_frame is not None and snap.seconds_since_frame > STALL_S
+
+
+def _sidebar_live(session: LiveSession) -> None:
+    """The sidebar's live part, rerun on its own every REFRESH_S while streaming: chart, faces, statistics.
+
+    The stall warning belongs under the video, outside this fragment: when the
+    stall state changes, the whole page is rerun once to show or clear it.
+    """
     snap = session.snapshot()
+    _inject_test_stall(snap)
+    ctx = st.session_state.get(WEBRTC_KEY)
+    playing = bool(ctx is not None and ctx.state.playing)
     st.plotly_chart(
         distribution_chart(snap.distribution, snap.faces_now, WINDOW_S),
         config={"displayModeBar": False, "staticPlot": True},
         key="live_distribution_chart",
     )
     st.caption(f"Faces now: {snap.faces_now}")
-
-
-def _status(session: LiveSession) -> None:
-    snap = session.snapshot()
-    _inject_test_stall(snap)
-    ctx = st.session_state.get(WEBRTC_KEY)
-    playing = bool(ctx is not None and ctx.state.playing)
     if snap.error:
         st.error(f"Analysis failed on the last frame: {snap.error}")
     if playing:
-        since = st.session_state.get("live_playing_since")
-        waited = time.monotonic() - since if since else 0.0
-        stalled = (snap.frames_processed == 0 or not snap.streaming) and waited > STALL_S
-        stalled = stalled or (snap.streaming and snap.seconds_since_frame is not None and snap.seconds_since_frame > STALL_S)
-        if stalled:
-            st.warning(
-                f"No video has reached the analyser for over {STALL_S:.0f} s: the connection was lost or never "
-                "came up (a busy server or network can cause this). Press **STOP**, then **START** again."
-            )
         st.caption(
             f"Analysed {snap.frames_processed} frames · {snap.fps:.1f} frames/s · "
             f"{snap.latency_ms_p50:.0f} ms per frame (p95 {snap.latency_ms_p95:.0f} ms) · "
             f"{snap.frames_dropped} dropped to keep up"
         )
+    if _stalled(snap, playing) != bool(st.session_state.get("live_stalled")):
+        st.rerun()  # the whole page, so the warning under the video appears or goes
 
 
 def _downloads(session: LiveSession) -> None:

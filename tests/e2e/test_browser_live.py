@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import (
+    AppServer,
     camera,
     face_frame,
     give_consent,
@@ -147,3 +148,48 @@ def test_live_stream_lost_midway_tells_the_user_and_restart_recovers(page, app_s
     start_camera(page)
     page.get_by_test_id("stSidebar").get_by_text("Faces now: 1").wait_for(timeout=20_000)
     hint.wait_for(state="detached")
+
+
+# How long the soak test watches one stream, and the least it must analyse in each 10 s of it.
+SOAK_S = 60
+SOAK_MIN_FRAMES_PER_10_S = 20
+
+
+def test_live_stream_keeps_delivering_for_a_minute_when_ice_replies_come_late(browser, artifacts):
+    """A busy server must slow a stream down, not close it.
+
+    Under load (4 sessions on 2 cores) the server read each ICE consent reply
+    0.6-1.1 s late; aioice counted those as missing and closed every stream
+    30-90 s after START ("Consent to send expired"). This server gets every STUN
+    reply 0.8 s late (a test fault), and the stream must keep delivering
+    analysed frames for a minute, with no consent expiry in the server log.
+    """
+    server = AppServer(
+        artifacts / "test_browser_live-late-ice-server.log",
+        env={"FER_TEST_FAULTS": "1", "FER_TEST_SLOW_STUN_S": "0.8"},
+    )
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        page.goto(server.url)
+        give_consent(page)
+        start_camera(page)
+        page.get_by_test_id("stSidebar").get_by_text("Faces now: 1").wait_for(timeout=20_000)
+        counts = [frames_analysed(page)]
+        for _ in range(SOAK_S // 10):
+            time.sleep(10)
+            assert video_playing(page), f"the stream stopped after {10 * (len(counts) - 1) + 10} s: {counts}"
+            counts.append(frames_analysed(page))
+        page.screenshot(path=str(artifacts / "live-after-a-minute.png"), full_page=True)
+        per_10_s = [b - a for a, b in zip(counts, counts[1:])]
+        assert min(per_10_s) >= SOAK_MIN_FRAMES_PER_10_S, f"analysed frames per 10 s: {per_10_s}"
+        assert camera(page).get_by_role("button", name="Stop").is_visible(), "the page fell back to START"
+        log = server.log()
+        assert "test fault: STUN replies reach aioice 0.8 s late" in log
+        assert "Consent to send expired" not in log
+        assert "ICE consent reply from" in log, "no consent check was answered late: the fault did not bite"
+        print(f"analysed frames per 10 s over {SOAK_S} s: {per_10_s}")
+    finally:
+        context.close()
+        server.stop()
