@@ -13,7 +13,11 @@ real face), gives consent and presses START in each, then every
   far, analysed frames per second, and the per-frame analysis time (median and
   p95 over the last 300 frames) measured in the server's video callback.
 
-It writes samples.csv and summary.json to --out and prints a Markdown summary.
+It writes samples.csv and summary.json to --out and prints a Markdown summary
+(with each session's analysed-frame count minute by minute). It also counts, in
+the server's log, ICE connections closed for lack of consent replies ("Consent
+to send expired": what ended 3 of 4 streams before the fix) and consent replies
+that came late but were accepted (fer_app.live.tolerate_late_consent_replies).
 Goals (issue 4): every session keeps getting processed frames, RSS grows by
 less than 50 MB between the first sample after warm-up and the end, p95
 latency stays bounded. Exit status 1 when a goal is missed.
@@ -150,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         writer.writerows(samples)
 
     summary = summarise(samples, args)
+    summary["server_log"] = server_log_counts(server.log())
     (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
     print(markdown(summary))
     return 0 if summary["goals_met"] else 1
@@ -198,6 +203,7 @@ def summarise(samples: list[dict], args) -> dict:
             "max": max(s["rss_mb"] for s in samples),
         },
         "per_session": sessions,
+        "by_minute": frames_by_minute(samples, n),
         "p95_ms_max": p95_max,
         "goals": {
             "every session kept getting processed frames": all_progress,
@@ -206,6 +212,35 @@ def summarise(samples: list[dict], args) -> dict:
         },
         "goals_met": all_progress and growth < args.rss_growth_mb and p95_max < 1000,
     }
+
+
+def server_log_counts(log: str) -> dict:
+    return {
+        "ICE consent expired (stream closed by the server)": log.count("Consent to send expired"),
+        "late ICE consent replies accepted": log.count("ICE consent reply from"),
+        "stale-context resets by streamlit-webrtc": log.count("resetting stale state"),
+        "WebRTC workers stopped": log.count("Stopping WebRTC worker"),
+    }
+
+
+def frames_by_minute(samples: list[dict], sessions: int) -> list[dict]:
+    """The sample nearest each whole minute (and the last one): time, RSS, every session's frame count and p95."""
+    rows, minute = [], 0
+    for i, s in enumerate(samples):
+        last = i == len(samples) - 1
+        if s["t_s"] >= minute * 60 or last:
+            rows.append(s)
+            while minute * 60 <= s["t_s"]:
+                minute += 1
+    return [
+        {
+            "t_s": r["t_s"],
+            "rss_mb": r["rss_mb"],
+            "frames": [r[f"s{i}_frames"] for i in range(sessions)],
+            "p95_ms": [r[f"s{i}_p95_ms"] for i in range(sessions)],
+        }
+        for r in rows
+    ]
 
 
 def markdown(summary: dict) -> str:
@@ -223,6 +258,19 @@ def markdown(summary: dict) -> str:
         lines.append(
             f"| {i} | {s['playing_samples']} | {s['frames_total']} | {s['fps_mean']} | {s['fps_min']} | {s['min_frames_per_interval']} | {s['p95_ms_max']} | {s['dropped_total']} |"
         )
+    n = summary["sessions"]
+    lines += [
+        "",
+        "Analysed frames per session over time (and the p95 analysis time, ms, over each session's last 300 frames):",
+        "",
+        "| t (s) | RSS (MB) | " + " | ".join(f"session {i}" for i in range(n)) + " |",
+        "|---|---|" + "---|" * n,
+    ]
+    for row in summary.get("by_minute", []):
+        cells = [f"{f} ({p} ms)" if f is not None else "-" for f, p in zip(row["frames"], row["p95_ms"])]
+        lines.append(f"| {row['t_s']:.0f} | {row['rss_mb']:.0f} | " + " | ".join(cells) + " |")
+    if "server_log" in summary:
+        lines += ["", "Server log: " + "; ".join(f"{k}: {v}" for k, v in summary["server_log"].items()) + "."]
     lines.append("")
     lines += [f"- {'met' if ok else 'MISSED'}: {goal}" for goal, ok in summary["goals"].items()]
     return "\n".join(lines)
