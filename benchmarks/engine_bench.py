@@ -98,8 +98,8 @@ def moving(frame: np.ndarray, count: int, step: float = 2.0) -> list[np.ndarray]
     h, w = frame.shape[:2]
     out = []
     for i in range(count):
-        dx = step * (i % 20 if (i // 20) % 2 == 0 else 20 - i % 20)
-        m = np.float32([[1, 0, dx], [0, 1, dx / 2]])
+        dx, dy = _pan_offset(i, step)
+        m = np.float32([[1, 0, dx], [0, 1, dy]])
         out.append(cv2.warpAffine(frame, m, (w, h), borderMode=cv2.BORDER_REPLICATE))
     return out
 
@@ -183,7 +183,83 @@ def detector_sweep(faces: list[np.ndarray], reps: int, quick: bool = False) -> l
     return rows
 
 
-def write_clip(path: Path, base: np.ndarray, seconds: float, fps: int = 30) -> None:
+def crowd_detector_options(faces: list[np.ndarray]) -> list[dict]:
+    """Faces found and time of a full detection in the 1080p 30-face scene (150 px faces), one thread,
+    for the live detector and variants that could find more (5 panned frames)."""
+    from fer_app.detect import HaarDetector, iou
+
+    base, truth = scene(faces[:30], 1920, 1080, 150)
+    frames = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in moving(base, 5)]
+    options = {
+        "live default (640 px, 1.2, n5)": {},
+        "minNeighbors 4": {"min_neighbors": 4},
+        "minNeighbors 3": {"min_neighbors": 3},
+        "scaleFactor 1.15": {"scale_factor": 1.15},
+        "searched at 720 px": {"detect_width": 720},
+        "searched at 800 px": {"detect_width": 800},
+    }
+    rows = []
+    for label, change in options.items():
+        det = HaarDetector(**{"scale_factor": 1.2, "min_neighbors": 5, "min_face": 40, "detect_width": 640, **change})
+        found, false, times = [], 0, []
+        for i, grey in enumerate(frames):
+            t0 = time.perf_counter()
+            boxes = det.detect(grey)
+            times.append(time.perf_counter() - t0)
+            dx, dy = _pan_offset(i, 2.0)
+            moved = [(round(x + dx), round(y + dy), w, h) for x, y, w, h in truth]
+            found.append(sum(any(iou(t, b) >= 0.3 for b in boxes) for t in moved))
+            false += sum(not any(iou(t, b) >= 0.3 for t in moved) for b in boxes)
+        rows.append(
+            {
+                "detector": label,
+                "found_median": int(np.median(found)),
+                "false_boxes": false,
+                "p50_ms": round(float(np.median(times)) * 1000, 1),
+            }
+        )
+    return rows
+
+
+def neighbour_counts(faces: list[np.ndarray]) -> dict:
+    """How many neighbours (overlapping raw windows) the still detector's boxes have: the false box on
+    the padded astronaut frame (the browser tests' photo) against real faces in the benchmark scenes."""
+    from fer_app.detect import iou
+    from fer_app.pipeline import default_still_detector
+
+    det = default_still_detector()
+
+    def boxes_with_neighbours(grey: np.ndarray) -> list[tuple[tuple, int]]:
+        h, w = grey.shape
+        scale = det.working_scale(w)
+        if scale < 1.0:
+            grey = cv2.resize(grey, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+            scale = grey.shape[1] / w
+        side = max(24, round(det.min_face * scale))
+        found, counts = det._cascade.detectMultiScale2(
+            grey, scaleFactor=det.scale_factor, minNeighbors=det.min_neighbors, minSize=(side, side)
+        )
+        return [(tuple(round(v / scale) for v in b), int(n)) for b, n in zip(found, counts)]
+
+    astronaut = _astronaut()
+    padded = np.full((480, 640, 3), 96, np.uint8)  # as tests/e2e/conftest.face_frame builds it
+    padded[:, 80:560] = cv2.resize(astronaut, (480, 480), interpolation=cv2.INTER_AREA)
+    on_padded = boxes_with_neighbours(cv2.cvtColor(padded, cv2.COLOR_BGR2GRAY))
+    real = []
+    scenes = [scene(faces[:4], 640, 480, 120), scene(faces[:30], 1920, 1080, 150)]
+    scenes += [scene(faces[k * 4 : k * 4 + 4], 640, 480, px) for k, px in enumerate((50, 70, 90, 120, 150))]
+    for img, truth in scenes:
+        for box, n in boxes_with_neighbours(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)):
+            if any(iou(box, t) >= 0.3 for t in truth):
+                real.append(n)
+    return {
+        "padded_astronaut": [{"box": list(b), "neighbours": n} for b, n in on_padded],
+        "real_faces": len(real),
+        "real_faces_lowest_neighbours": sorted(real)[:6],
+    }
+
+
+def write_clip(path: Path, base: np.ndarray, seconds: float, fps: int = 30, step: float = 1.5) -> None:
     """An H.264 clip of the scene panning back and forth."""
     import av
 
@@ -191,7 +267,7 @@ def write_clip(path: Path, base: np.ndarray, seconds: float, fps: int = 30) -> N
     with av.open(str(path), "w") as out:
         stream = out.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        for i, frame in enumerate(moving(base, int(seconds * fps), step=1.5)):
+        for i, frame in enumerate(moving(base, int(seconds * fps), step=step)):
             vf = av.VideoFrame.from_ndarray(frame, format="bgr24")
             vf.pts, vf.time_base = i, Fraction(1, fps)
             for p in stream.encode(vf):
@@ -222,29 +298,69 @@ def video_memory(faces: list[np.ndarray], lengths: tuple[float, ...], model: str
     return rows
 
 
-def video_throughput(faces: list[np.ndarray], seconds: float, threads_label: str) -> list[dict]:
-    """Analyse a generated 720p H.264 clip (4 faces panning) with and without the annotated output."""
+def _pan_offset(i: int, step: float) -> tuple[float, float]:
+    """The shift `moving` gives frame i."""
+    dx = step * (i % 20 if (i // 20) % 2 == 0 else 20 - i % 20)
+    return dx, dx / 2
 
+
+def video_throughput(faces: list[np.ndarray], seconds: float) -> list[dict]:
+    """Analyse generated 720p H.264 clips (4 faces panning), with and without the annotated output.
+
+    As the CLI and the app run it: OpenCV on its default threads, ONNX Runtime on one. "every frame
+    per-frame settings" is the recognizer's detect_every=5 / classify_every=2 counted in frames of the
+    30 fps clip (settings_fps=None); the default paces them to 15 fps (3 detections a second, as
+    live). Recall: the share of (frame, face) pairs with a reported box on the face (IoU >= 0.3);
+    the fast clip pans 6 px a frame (180 px/s) instead of 1.5.
+    """
+    from fer_app.detect import iou
     from fer_app.pipeline import EmotionRecognizer
     from fer_app.video import analyze_video
+
+    class Recording(EmotionRecognizer):
+        def analyze(self, frame, timestamp=None, boxes=None):
+            result = super().analyze(frame, timestamp=timestamp, boxes=boxes)
+            self.boxes.append([f.box for f in result.faces])
+            return result
 
     fps = 30
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        clip = Path(tmp) / "clip720.mp4"
-        write_clip(clip, scene(faces[:4], 1280, 720, 170)[0], seconds, fps)
-        rec = EmotionRecognizer(classifier=_classifier(0 if threads_label == "default" else 1))
-        for label, out_path in (("analyse only", None), ("analyse + annotated MP4", Path(tmp) / "out.mp4")):
+        base, truth = scene(faces[:4], 1280, 720, 170)
+        clips = {}
+        for motion, step in (("slow", 1.5), ("fast", 6.0)):
+            clips[motion] = (Path(tmp) / f"clip720_{motion}.mp4", step)
+            write_clip(clips[motion][0], base, seconds, fps, step=step)
+        rec = Recording(classifier=_classifier(1))
+        cases = [
+            ("slow", "every frame, per-frame settings", None, None),
+            ("slow", "default (paced to 15 fps)", 15.0, None),
+            ("slow", "every frame, per-frame settings", None, Path(tmp) / "out.mp4"),
+            ("slow", "default (paced to 15 fps)", 15.0, Path(tmp) / "out.mp4"),
+            ("fast", "every frame, per-frame settings", None, None),
+            ("fast", "default (paced to 15 fps)", 15.0, None),
+        ]
+        for motion, label, settings_fps, out_path in cases:
+            clip, step = clips[motion]
+            rec.boxes = []
             t0 = time.perf_counter()
-            summary = analyze_video(clip, out_path=out_path, recognizer=rec)
+            summary = analyze_video(clip, out_path=out_path, recognizer=rec, settings_fps=settings_fps)
             elapsed = time.perf_counter() - t0
+            hits = 0
+            for i, found in enumerate(rec.boxes):
+                dx, dy = _pan_offset(i, step)
+                moved = [(round(x + dx), round(y + dy), w, h) for x, y, w, h in truth]
+                hits += sum(any(iou(t, f) >= 0.3 for f in found) for t in moved)
             rows.append(
                 {
-                    "case": f"720p H.264, {seconds:g} s @ {fps} fps, 4 faces: {label}",
-                    "threads": threads_label,
+                    "case": f"720p, {seconds:g} s @ {fps} fps, 4 faces, {motion} pan: {label}"
+                    + (", + annotated MP4" if out_path else ", analyse only"),
+                    "threads": "OpenCV default, ONNX Runtime 1",
                     "frames": summary.frames_analysed,
                     "fps": round(summary.frames_analysed / elapsed, 1),
                     "x_real_time": round(summary.duration / elapsed, 2),
+                    "face_frames_found": round(hits / (len(truth) * max(1, len(rec.boxes))), 3),
+                    "mp4_mb": round(out_path.stat().st_size / 1e6, 2) if out_path else None,
                 }
             )
     return rows
@@ -342,8 +458,10 @@ def run(quick: bool = False, model: str | None = None) -> dict:
         if threads == "1":
             report["classifier"] = classifier_per_face(classifier, faces, reps * 3)
             report["detector_sweep"] = detector_sweep(faces, reps, quick)
+            report["crowd_detectors"] = crowd_detector_options(faces) if not quick else []
+            report["neighbours"] = neighbour_counts(faces)
     cv2.setNumThreads(default_cv2_threads)
-    report["video"] = video_throughput(faces, 0.5 if quick else 10.0, "default")
+    report["video"] = video_throughput(faces, 0.5 if quick else 10.0)
     report["peak_rss_mb"] = peak_rss_mb(model)
     report["video_memory"] = video_memory(faces, (0.5, 1.0) if quick else (5.0, 30.0), model)
     return report
@@ -369,9 +487,22 @@ def print_table(report: dict) -> None:
             f"  {r['face_px']:>8} {r['scale_factor']:>6} {r['min_face']:>8} {r['recall']:>7.2f}"
             f" {r['false_boxes']:>6} {r['p50_ms']:>8.2f}"
         )
+    print("\nfull detection in the 1080p 30-face scene, one thread (5 panned frames)")
+    for r in report["crowd_detectors"]:
+        print(f"  {r['detector']:<32} found {r['found_median']:>2}/30, false boxes {r['false_boxes']}, p50 {r['p50_ms']} ms")
+    nb = report["neighbours"]
+    print(
+        "\nstill detector, neighbours per box: padded astronaut frame "
+        + ", ".join(f"{tuple(b['box'])}: {b['neighbours']}" for b in nb["padded_astronaut"])
+        + f"; fewest among {nb['real_faces']} real faces in the scenes: {nb['real_faces_lowest_neighbours']}"
+    )
     print("\nvideo throughput")
+    print(f"  (threads: {report['video'][0]['threads']})")
     for r in report["video"]:
-        print(f"  {r['case']} ({r['threads']} threads): {r['fps']} fps, {r['x_real_time']}x real time")
+        size = f", {r['mp4_mb']} MB" if r["mp4_mb"] is not None else ""
+        print(
+            f"  {r['case']}: {r['fps']} fps, {r['x_real_time']}x real time, face-frames found {r['face_frames_found']:.3f}{size}"
+        )
     print(f"\npeak RSS, model loaded and frames analysed: {report['peak_rss_mb']} MB")
     print(
         "peak RSS analysing 640x360 clips with an annotated copy: "
