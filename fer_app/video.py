@@ -486,6 +486,7 @@ def analyze_video(
     recognizer=None,
     show_probabilities: bool = False,
     settings_fps: float | None = SETTINGS_FPS,
+    x264_preset: str = "veryfast",
 ) -> VideoSummary:
     """Analyse a video file; optionally write an annotated H.264 MP4 (audio kept) to `out_path`.
 
@@ -503,7 +504,8 @@ def analyze_video(
     doubled for the run, so faces are detected and classified as often a
     second as live (with the defaults 3 full detections a second, each face
     classified 7.5 times a second), not twice as often. None: use them per
-    frame as they are.
+    frame as they are. `x264_preset`: the annotated copy's speed/size trade
+    (benchmarks/RESULTS.md: "ultrafast" encodes fastest, about 8 times larger).
     """
     import av
 
@@ -528,7 +530,7 @@ def analyze_video(
         in_audio = container.streams.audio[0] if container.streams.audio else None
         if out_path is not None:
             try:
-                writer = _AnnotatedWriter(Path(out_path), out_rate, in_audio)
+                writer = _AnnotatedWriter(Path(out_path), out_rate, in_audio, preset=x264_preset)
             except (OSError, av.error.FFmpegError) as e:
                 with contextlib.suppress(OSError):
                     if Path(out_path).stat().st_size == 0:
