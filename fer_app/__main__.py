@@ -43,6 +43,8 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--usage", help="with a CSV: the Usage rows to evaluate (Training, PublicTest, PrivateTest)")
     p.add_argument("--model", action="append", help=".onnx or .keras; repeat to average an ensemble (default: the shipped model)")
     p.add_argument("--tta", choices=TTA_MODES, default="none", help="test-time augmentation (default: none)")
+    p.add_argument("--accurate", action="store_true",
+                   help="evaluate the accurate mode (models/accurate: an ensemble with its own TTA) instead of --model")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     p.add_argument("--plot", default="confusion_matrix.png", help="where to write the confusion-matrix PNG ('' for none)")
     p.set_defaults(func=_run_evaluate)
@@ -55,8 +57,16 @@ def _run_evaluate(args) -> int:
     from fer_app.training import data, evaluate
 
     dataset = data.load(args.data, usage=args.usage)
-    models = args.model or [str(DEFAULT_MODEL)]
-    predictors = [evaluate.load_predictor(m) for m in models]
+    if args.accurate:
+        if args.model or args.tta != "none":
+            raise FerError("--accurate evaluates the shipped ensemble with its own TTA: leave out --model and --tta")
+        from fer_app.ensemble import ACCURATE_MANIFEST, accurate_classifier
+
+        models = [str(ACCURATE_MANIFEST)]
+        predictors = [evaluate.batched(accurate_classifier(threads=2))]
+    else:
+        models = args.model or [str(DEFAULT_MODEL)]
+        predictors = [evaluate.load_predictor(m) for m in models]
     probs = evaluate.predict_probabilities(predictors, dataset.images, args.tta)
     result = {"data": dataset.source, "usage": args.usage, "models": models, "tta": args.tta}
     result |= evaluate.metrics(dataset.labels, probs)

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 from fer_app.classify import DEFAULT_MODEL
+from fer_app.ensemble import tta_views
 from fer_app.labels import EMOTIONS
-from fer_app.training.evaluate import expected_calibration_error, metrics, tta_views
+from fer_app.training.evaluate import expected_calibration_error, metrics
 
 
 def test_metrics_on_a_known_confusion():

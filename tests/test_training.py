@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -103,3 +104,24 @@ def test_export_agrees_and_evaluate_reports_the_same_model(trained_run, small_da
     assert np.array(keras_result["confusion_matrix"]).sum() == 70
     assert keras_result["confusion_matrix"] == onnx_result["confusion_matrix"]
     assert abs(keras_result["accuracy"] - onnx_result["accuracy"]) < 1e-9
+
+
+def test_distilled_run_without_validation_follows_its_time_budget(trained_run, small_data, tmp_path):
+    """Teachers' probabilities as targets, no validation data, and a budget that allows only the 2 measured epochs."""
+    out, *_ = trained_run
+    train_dir, _ = small_data
+    student = tmp_path / "student"
+    run = _cli("train", "--arch", "vgg_fast", "--data", str(train_dir), "--val", "", "--out", str(student),
+               "--epochs", "6", "--batch-size", "16", "--steps-per-epoch", "4", "--warmup-epochs", "1",
+               "--teachers", str(out / "best.keras"), "--time-budget", "0.001")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert json.loads((student / "budget.json").read_text())["epochs"] == 2
+    summary = json.loads((student / "summary.json").read_text())
+    assert summary["epochs_done"] == 2 and summary["best_val_accuracy"] is None and summary["stopped_by_budget"]
+    with open(student / "log.csv", newline="") as f:
+        rates = [float(row["learning_rate"]) for row in csv.DictReader(f)]
+    assert rates[0] < rates[1]  # linear warmup, then the cosine starts at the full rate
+    again = _cli("train", "--arch", "vgg_fast", "--data", str(train_dir), "--val", "", "--out", str(student),
+                 "--epochs", "6", "--batch-size", "16", "--steps-per-epoch", "4", "--warmup-epochs", "1",
+                 "--teachers", str(out / "best.keras"), "--time-budget", "0.001")
+    assert again.returncode == 0 and "already finished" in again.stdout

@@ -115,6 +115,25 @@ def vgg_small() -> keras.Model:
     return _vgg("vgg_small", (32, 64, 128, 256), (1, 2, 2, 2), dense=256, dropout=0.4)
 
 
+@register
+def vgg_narrow() -> keras.Model:
+    """vgg_small at three-quarter width (24-192): 1.1M parameters, under 1 ms a face on one CPU thread."""
+    return _vgg("vgg_narrow", (24, 48, 96, 192), (1, 2, 2, 2), dense=256, dropout=0.4)
+
+
+@register
+def vgg_fast() -> keras.Model:
+    """vgg_narrow with one convolution at 24x24: 1.1M parameters, about 0.7 ms a face on one CPU thread."""
+    return _vgg("vgg_fast", (24, 48, 96, 192), (1, 1, 2, 2), dense=256, dropout=0.4)
+
+
+@register
+def vgg_wide() -> keras.Model:
+    """Khaireddin & Chen's widths (64-512, two convolutions per stage) with a 256-wide dense layer:
+    a teacher for distillation and a member of the accurate ensemble (5.9M parameters)."""
+    return _vgg("vgg_wide", (64, 128, 256, 512), (2, 2, 2, 2), dense=256, dropout=0.5)
+
+
 def _basic_block(x, filters: int, strides: int):
     shortcut = x
     if strides != 1 or x.shape[-1] != filters:

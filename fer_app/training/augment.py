@@ -1,73 +1,60 @@
-"""Batch augmentation in TensorFlow ops for tf.data: one random affine (flip, rotate, zoom, shift), random erasing."""
+"""Batch augmentation in NumPy and OpenCV, the same on every Keras backend (TensorFlow, JAX, torch).
+
+One random affine per image (flip, rotation, zoom, shift), then random erasing.
+"""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
-import tensorflow as tf
 
 
-def make_augmenter(rotation_deg: float = 10.0, shift: float = 0.1, zoom: float = 0.1, erase_prob: float = 0.5):
-    """A function (images float32 0-255 (N,48,48,1), labels) -> augmented, for `Dataset.map` on batches.
+def augment_batch(
+    images: np.ndarray,
+    rng: np.random.Generator,
+    rotation_deg: float = 10.0,
+    shift: float = 0.1,
+    zoom: float = 0.1,
+    erase_prob: float = 0.5,
+) -> np.ndarray:
+    """A new batch (N, H, W, 1) float32 0-255 from `images` (same shape).
 
     Flip, rotation, zoom and shift are composed into one affine transform per
     image and applied with one bilinear resampling: applied one after another
     they blur the faces, and the model then trains on softer images than it sees.
     """
-
-    def augment(images, labels):
-        images = random_affine(images, rotation_deg, shift, zoom)
-        if erase_prob > 0:
-            images = random_erasing(images, erase_prob)
-        return images, labels
-
-    return augment
-
-
-def random_affine(images: tf.Tensor, rotation_deg: float, shift: float, zoom: float) -> tf.Tensor:
-    shape = tf.shape(images)
-    n = shape[0]
-    h, w = tf.cast(shape[1], tf.float32), tf.cast(shape[2], tf.float32)
-    angle = tf.random.uniform([n], -1.0, 1.0) * rotation_deg * np.pi / 180.0
-    scale = 1.0 + tf.random.uniform([n], -zoom, zoom)
-    flip = tf.where(tf.random.uniform([n]) < 0.5, -1.0, 1.0)
-    tx = tf.random.uniform([n], -shift, shift) * w
-    ty = tf.random.uniform([n], -shift, shift) * h
-    cx, cy = (w - 1) / 2.0, (h - 1) / 2.0
-    # Output pixel -> input pixel: c + R(angle) @ diag(flip, 1) @ (p - c) / scale + t.
-    cos, sin = tf.cos(angle) / scale, tf.sin(angle) / scale
-    a0, a1 = cos * flip, -sin
-    b0, b1 = sin * flip, cos
-    a2 = cx + tx - a0 * cx - a1 * cy
-    b2 = cy + ty - b0 * cx - b1 * cy
-    zeros = tf.zeros([n])
-    transforms = tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
-    return tf.raw_ops.ImageProjectiveTransformV3(
-        images=images, transforms=transforms, output_shape=shape[1:3],
-        fill_value=0.0, interpolation="BILINEAR", fill_mode="NEAREST",
-    )
+    n, h, w = images.shape[:3]
+    angle = rng.uniform(-rotation_deg, rotation_deg, n)
+    scale = 1.0 + rng.uniform(-zoom, zoom, n)
+    flip = rng.random(n) < 0.5
+    offset = rng.uniform(-shift, shift, (n, 2)) * (w, h)
+    center = ((w - 1) / 2.0, (h - 1) / 2.0)
+    out = np.empty_like(images, dtype=np.float32)
+    for i in range(n):
+        face = images[i, :, :, 0]
+        if flip[i]:
+            face = face[:, ::-1]  # exact, so still one resampling in all
+        matrix = cv2.getRotationMatrix2D(center, float(angle[i]), float(scale[i]))
+        matrix[:, 2] += offset[i]
+        out[i, :, :, 0] = cv2.warpAffine(
+            np.ascontiguousarray(face, dtype=np.float32), matrix, (w, h),
+            flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE,
+        )
+    if erase_prob > 0:
+        random_erasing(out, rng, erase_prob)
+    return out
 
 
-def random_erasing(images: tf.Tensor, prob: float, area=(0.02, 0.2), aspect=(0.3, 3.3)) -> tf.Tensor:
-    """Zhong et al. 2017: blank a random rectangle of each image with noise, with probability `prob`."""
-    shape = tf.shape(images)
-    n, h, w = shape[0], shape[1], shape[2]
-    hf, wf = tf.cast(h, tf.float32), tf.cast(w, tf.float32)
-    target = tf.random.uniform([n], *area) * hf * wf
-    log_ratio = tf.random.uniform([n], tf.math.log(aspect[0]), tf.math.log(aspect[1]))
-    ratio = tf.exp(log_ratio)
-    eh = tf.minimum(tf.sqrt(target * ratio), hf)
-    ew = tf.minimum(tf.sqrt(target / ratio), wf)
-    y0 = tf.random.uniform([n]) * (hf - eh)
-    x0 = tf.random.uniform([n]) * (wf - ew)
-    rows = tf.range(hf)[None, :, None]
-    cols = tf.range(wf)[None, None, :]
-    inside = (
-        (rows >= y0[:, None, None])
-        & (rows < (y0 + eh)[:, None, None])
-        & (cols >= x0[:, None, None])
-        & (cols < (x0 + ew)[:, None, None])
-    )
-    apply = tf.random.uniform([n]) < prob
-    mask = (inside & apply[:, None, None])[..., None]
-    noise = tf.random.uniform(shape, 0.0, 255.0)
-    return tf.where(mask, noise, images)
+def random_erasing(
+    images: np.ndarray, rng: np.random.Generator, prob: float, area=(0.02, 0.2), aspect=(0.3, 3.3)
+) -> None:
+    """Zhong et al. 2017, in place: with probability `prob`, fill a random rectangle of each image with noise."""
+    n, h, w = images.shape[:3]
+    for i in np.flatnonzero(rng.random(n) < prob):
+        target = rng.uniform(*area) * h * w
+        ratio = np.exp(rng.uniform(np.log(aspect[0]), np.log(aspect[1])))
+        eh = int(min(round(np.sqrt(target * ratio)), h))
+        ew = int(min(round(np.sqrt(target / ratio)), w))
+        y0 = int(rng.integers(0, h - eh + 1))
+        x0 = int(rng.integers(0, w - ew + 1))
+        images[i, y0 : y0 + eh, x0 : x0 + ew] = rng.uniform(0.0, 255.0, (eh, ew) + images.shape[3:])

@@ -1,4 +1,4 @@
-"""Load FER2013-style data: the Kaggle `fer2013.csv` or `<class>/*.png|jpg` folders.
+"""Load FER2013-style data: the Kaggle `fer2013.csv`, `<class>/*.png|jpg` folders, or an .npz of arrays.
 
 Returns grey uint8 arrays (N, 48, 48) and FER2013 class indices, whatever the
 folder order. Decoded folders are cached as .npz so a second run starts in
@@ -41,13 +41,16 @@ class Dataset:
 
 
 def load(path: str | os.PathLike, usage: str | None = None, cache_dir: str | None = None) -> Dataset:
-    """A `fer2013.csv` (rows of `usage`, or all) or a folder of `<class>/` image folders."""
+    """A `fer2013.csv` (rows of `usage`, or all), a folder of `<class>/` image folders, or an .npz
+    holding `images` (N, 48, 48) uint8 and `labels` (N,) (the cache's format, handy to move data around)."""
     path = Path(path)
     if not path.exists():
         raise DatasetError(f"{path}: no such file or folder")
     if path.is_file():
+        if path.suffix.lower() == ".npz" and usage is None:
+            return load_npz(path)
         if path.suffix.lower() != ".csv":
-            raise DatasetError(f"{path}: expected a fer2013.csv file or a folder of <class>/ folders")
+            raise DatasetError(f"{path}: expected a fer2013.csv file, an .npz or a folder of <class>/ folders")
         return load_csv(path, usage)
     if usage is not None:
         raise DatasetError(f"{path}: --usage applies to a fer2013.csv, not to a folder")
@@ -74,6 +77,19 @@ def load_csv(path: Path, usage: str | None = None) -> Dataset:
         which = f" with Usage {usage}" if usage else ""
         raise DatasetError(f"{path}: no rows{which}")
     return Dataset(np.stack(images), np.asarray(labels, dtype=np.int64), str(path))
+
+
+def load_npz(path: Path) -> Dataset:
+    try:
+        with np.load(path) as data:
+            images, labels = data["images"], data["labels"]
+    except (OSError, ValueError, KeyError) as e:
+        raise DatasetError(f"{path}: not an .npz with 'images' and 'labels' arrays ({e})") from None
+    if images.dtype != np.uint8 or images.shape[1:] != (INPUT_SIZE, INPUT_SIZE) or len(images) != len(labels):
+        raise DatasetError(f"{path}: expected images (N, 48, 48) uint8 and N labels, found {images.shape} {images.dtype} and {labels.shape}")
+    if len(labels) == 0 or labels.min() < 0 or labels.max() >= len(EMOTIONS):
+        raise DatasetError(f"{path}: no images, or labels outside 0-6")
+    return Dataset(images, labels.astype(np.int64), str(path))
 
 
 def _parse_pixels(text: str, path: Path, line: int) -> np.ndarray:

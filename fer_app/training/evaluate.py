@@ -10,15 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import cv2
 import numpy as np
 
+from fer_app.ensemble import TTA_MODES, tta_views  # noqa: F401 (TTA_MODES: the CLI's choices)
 from fer_app.labels import EMOTIONS, NUM_CLASSES
-from fer_app.preprocess import INPUT_SIZE, to_model_input
+from fer_app.preprocess import to_model_input
 
 Predictor = Callable[[np.ndarray], np.ndarray]
-TTA_MODES = ("none", "flip", "tencrop")
-TENCROP_SIZE = 44  # crops of 44 px (92%), resized back to the 48 px input
 
 
 def load_predictor(path: str | Path, threads: int = 2) -> Predictor:
@@ -31,31 +29,16 @@ def load_predictor(path: str | Path, threads: int = 2) -> Predictor:
         return lambda faces: model.predict(to_model_input(faces), batch_size=256, verbose=0)
     from fer_app.classify import EmotionClassifier
 
-    classifier = EmotionClassifier(path, threads=threads)
+    return batched(EmotionClassifier(path, threads=threads))
+
+
+def batched(classifier, size: int = 256) -> Predictor:
+    """A predictor that feeds a classifier (anything with .predict(faces)) `size` faces at a time."""
 
     def predict(faces: np.ndarray) -> np.ndarray:
-        return np.concatenate([classifier.predict(faces[i : i + 256]) for i in range(0, len(faces), 256)])
+        return np.concatenate([classifier.predict(faces[i : i + size]) for i in range(0, len(faces), size)])
 
     return predict
-
-
-def tta_views(faces: np.ndarray, mode: str) -> list[np.ndarray]:
-    """The batches whose predictions are averaged for a test-time augmentation mode."""
-    if mode == "none":
-        return [faces]
-    flipped = faces[:, :, ::-1]
-    if mode == "flip":
-        return [faces, flipped]
-    if mode != "tencrop":
-        raise ValueError(f"unknown TTA mode {mode!r}")
-    s, m = TENCROP_SIZE, INPUT_SIZE - TENCROP_SIZE
-    offsets = [(0, 0), (0, m), (m, 0), (m, m), (m // 2, m // 2)]
-    views = []
-    for batch in (faces, flipped):
-        for y, x in offsets:
-            crops = batch[:, y : y + s, x : x + s]
-            views.append(np.stack([cv2.resize(c, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_LINEAR) for c in crops]))
-    return views
 
 
 def predict_probabilities(predictors: list[Predictor], faces: np.ndarray, tta: str = "none") -> np.ndarray:

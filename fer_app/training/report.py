@@ -28,7 +28,8 @@ def plot_curves(log_path: Path, png_path: Path) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for ax, metric in zip(axes, ("loss", "accuracy")):
         ax.plot(epochs, [r[metric] for r in rows], label="train")
-        ax.plot(epochs, [r[f"val_{metric}"] for r in rows], label="validation")
+        if f"val_{metric}" in rows[-1]:
+            ax.plot(epochs, [r.get(f"val_{metric}", np.nan) for r in rows], label="validation")
         ax.set_xlabel("epoch")
         ax.set_title(metric)
         ax.grid(alpha=0.3)

@@ -26,34 +26,40 @@ from fer_app.training import data as fer_data
 class TrainConfig:
     arch: str = "vgg_small"
     data: str = "../shared/datasets/fer2013/train"
-    val: str = "../shared/datasets/fer2013/val"
+    val: str = "../shared/datasets/fer2013/val"  # "" = no validation: best.keras is then the last epoch
     out: str = "runs/vgg_small"
     epochs: int = 40
     batch_size: int = 128
     optimizer: str = "adamw"  # sgd (Nesterov), adam, adamw
     lr: float = 1e-3
     weight_decay: float = 0.02
-    schedule: str = "cosine"  # cosine (with warmup) or plateau
+    schedule: str = "cosine"  # cosine (per epoch, after a linear warmup) or plateau
     warmup_epochs: int = 2
     label_smoothing: float = 0.1
     class_weights: bool = False
+    rotation: float = 10.0  # degrees, either way
+    zoom: float = 0.1
+    shift: float = 0.1  # fraction of the width / height
     erase_prob: float = 0.5
     patience: int = 0  # early stopping on val accuracy; 0 = off
     seed: int = 1
     init: str = ""  # start from this .keras model's weights (fine-tuning); "" = random
+    teachers: str = ""  # comma-separated .keras models: distil their averaged probabilities
+    kd_weight: float = 0.7  # with teachers: the teachers' share of the target, the label has the rest
+    time_budget: float = 0.0  # minutes: after epoch 2, cut --epochs to what fits (the schedule follows); 0 = off
+    workers: int = 2  # threads preparing batches
     limit: int = 0  # use only the first N training images (smoke tests); 0 = all
     steps_per_epoch: int = 0  # 0 = a full pass
 
 
-RESUMABLE_FIELDS = ("epochs",)  # may change between a run and its resumption
+RESUMABLE_FIELDS = ("epochs", "workers")  # may change between a run and its resumption
 
 
 def train(config: TrainConfig) -> dict:
+    """Runs on any Keras 3 backend (TensorFlow here, JAX or torch on a GPU machine)."""
     import keras
-    import tensorflow as tf
 
     from fer_app.training.architectures import build
-    from fer_app.training.augment import make_augmenter
     from fer_app.training.report import plot_curves
 
     out = Path(config.out)
@@ -61,80 +67,172 @@ def train(config: TrainConfig) -> dict:
     _check_run_folder(out, config)
     if summary_path.exists():
         summary = json.loads(summary_path.read_text())
-        if summary.get("epochs_done", 0) >= config.epochs:
+        if summary.get("epochs_done", 0) >= config.epochs or summary.get("stopped_by_budget"):
             print(f"{out}: this run already finished ({summary['epochs_done']} epochs); best model in {out / 'best.keras'}")
             return summary
 
     keras.utils.set_random_seed(config.seed)
     train_set = fer_data.load(config.data)
-    val_set = fer_data.load(config.val)
     x_train, y_train = to_model_input(train_set.images), train_set.labels
     if config.limit:
         x_train, y_train = x_train[: config.limit], y_train[: config.limit]
-    x_val, y_val = to_model_input(val_set.images), val_set.labels
-    print(f"train: {len(y_train)} images from {config.data}; val: {len(y_val)} from {config.val}")
+    validation = None
+    if config.val:
+        val_set = fer_data.load(config.val)
+        validation = (to_model_input(val_set.images), np.eye(NUM_CLASSES, dtype=np.float32)[val_set.labels])
+    print(f"train: {len(y_train)} images from {config.data}; val: {len(validation[1]) if validation else 'none'}"
+          f"; backend {keras.backend.backend()}")
 
-    def one_hot(x, y):
-        return x, tf.one_hot(y, NUM_CLASSES)
-
-    augment = make_augmenter(erase_prob=config.erase_prob)
-    train_ds = (
-        tf.data.Dataset.from_tensor_slices((x_train, y_train))
-        .shuffle(len(y_train), seed=config.seed, reshuffle_each_iteration=True)
-        .batch(config.batch_size)
-        .map(one_hot)
-        .map(augment, num_parallel_calls=tf.data.AUTOTUNE)
-        .prefetch(tf.data.AUTOTUNE)
-    )
-    val_ds = tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(256).map(one_hot).prefetch(2)
-
-    steps = config.steps_per_epoch or int(np.ceil(len(y_train) / config.batch_size))
-    if config.steps_per_epoch:
-        train_ds = train_ds.repeat()
+    teachers = [_load_model(p) for p in config.teachers.split(",") if p]
+    batches = AugmentedBatches(x_train, y_train, config, teachers)
     model = build(config.arch)
     if config.init:
-        from fer_app.training.export import load_keras
-
-        model.set_weights(load_keras(config.init).get_weights())
+        model.set_weights(_load_model(config.init).get_weights())
     model.compile(
-        optimizer=_optimizer(config, steps),
+        optimizer=_optimizer(config),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
         metrics=["accuracy"],
     )
 
     log_path = out / "log.csv"
-    best_so_far = _best_logged(log_path)
+    monitor = "val_accuracy" if validation else "accuracy"
+    schedule = EpochSchedule(config, out / "budget.json")
     callbacks = [
         # Kept after the run ends so that a larger --epochs continues from it.
         keras.callbacks.BackupAndRestore(str(out / "backup"), delete_checkpoint=False),
-        EpochTimer(),
+        schedule,
         keras.callbacks.ModelCheckpoint(
-            str(out / "best.keras"), monitor="val_accuracy", mode="max", save_best_only=True,
-            initial_value_threshold=best_so_far,
+            str(out / "best.keras"), monitor=monitor, mode="max", save_best_only=validation is not None,
+            initial_value_threshold=_best_logged(log_path, monitor) if validation else None,
         ),
         keras.callbacks.CSVLogger(str(log_path), append=True),
         keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: plot_curves(log_path, out / "curves.png")),
     ]
     if config.schedule == "plateau":
+        if not validation:
+            raise FerError("--schedule plateau needs validation data (--val)")
         callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", mode="max", factor=0.5, patience=5, verbose=1))
     if config.patience:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=config.patience))
+        callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, mode="max", patience=config.patience))
 
     class_weight = _class_weights(y_train) if config.class_weights else None
     start = time.time()
     model.fit(
-        train_ds,
-        validation_data=val_ds,
+        batches,
+        validation_data=validation,
+        validation_batch_size=256,
         epochs=config.epochs,
-        steps_per_epoch=steps,
         class_weight=class_weight,
         callbacks=callbacks,
         verbose="auto" if os.isatty(1) else 2,
     )
-    summary = _summarise(log_path, config, train_set, time.time() - start)
+    summary = _summarise(log_path, config, train_set, time.time() - start, monitor)
+    summary["stopped_by_budget"] = schedule.total < config.epochs
     summary_path.write_text(json.dumps(summary, indent=2))
-    print(f"best val accuracy {summary['best_val_accuracy']:.4f} at epoch {summary['best_epoch']}; model: {out / 'best.keras'}")
+    best = summary["best_val_accuracy"]
+    print(f"best val accuracy {best:.4f} at epoch {summary['best_epoch']}" if best is not None else
+          f"{summary['epochs_done']} epochs, no validation", f"; model: {out / 'best.keras'}")
     return summary
+
+
+def _load_model(path: str):
+    from fer_app.training.export import load_keras
+
+    return load_keras(path)
+
+
+class AugmentedBatches:
+    """Shuffled, augmented training batches as a keras.utils.PyDataset (built lazily so Keras is imported late).
+
+    With teachers, each target mixes the one-hot label with the teachers' mean
+    probabilities for the same augmented faces (knowledge distillation).
+    """
+
+    def __new__(cls, images, labels, config: TrainConfig, teachers: list):
+        import threading
+
+        import keras
+
+        from fer_app.training.augment import augment_batch
+
+        teacher_lock = threading.Lock()  # predict_on_batch is not thread-safe on the JAX backend
+
+        class _Batches(keras.utils.PyDataset):
+            def __init__(self):
+                super().__init__(workers=config.workers, use_multiprocessing=False, max_queue_size=16)
+                self.steps = config.steps_per_epoch or int(np.ceil(len(labels) / config.batch_size))
+                self.round = 0
+                self.order = self._shuffled()
+
+            def _shuffled(self):
+                return np.random.default_rng((config.seed, self.round)).permutation(len(labels))
+
+            def __len__(self):
+                return self.steps
+
+            def __getitem__(self, index):
+                rng = np.random.default_rng((config.seed, self.round, index))
+                picked = np.take(self.order, np.arange(index * config.batch_size, (index + 1) * config.batch_size), mode="wrap")
+                x = augment_batch(images[picked], rng, config.rotation, config.shift, config.zoom, config.erase_prob)
+                y = np.eye(NUM_CLASSES, dtype=np.float32)[labels[picked]]
+                if teachers:
+                    with teacher_lock:
+                        soft = np.mean([np.asarray(t.predict_on_batch(x)) for t in teachers], axis=0)
+                    y = (1 - config.kd_weight) * y + config.kd_weight * soft
+                return x, y
+
+            def on_epoch_end(self):
+                self.round += 1
+                self.order = self._shuffled()
+
+        return _Batches()
+
+
+def EpochSchedule(config: TrainConfig, budget_file: Path):
+    """Sets the learning rate at each epoch (linear warmup, then cosine to zero at the last epoch).
+
+    With a time budget, the last epoch is chosen after epoch 2 from its
+    duration, remembered in `budget_file` for a resumed run, and training
+    stops there. Also adds `epoch_seconds` to the logs.
+    """
+    import math
+
+    import keras
+
+    class _Schedule(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.total = config.epochs
+            if budget_file.exists():
+                self.total = json.loads(budget_file.read_text())["epochs"]
+            self.train_start = time.time()
+
+        def lr_at(self, epoch: int) -> float:
+            warmup = config.warmup_epochs
+            if epoch < warmup:
+                return config.lr * (epoch + 1) / (warmup + 1)
+            progress = (epoch - warmup) / max(1, self.total - warmup)
+            return config.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._start = time.time()
+            if config.schedule == "cosine":
+                self.model.optimizer.learning_rate = self.lr_at(epoch)
+
+        def on_epoch_end(self, epoch, logs=None):
+            seconds = time.time() - self._start
+            if logs is not None:
+                logs["epoch_seconds"] = round(seconds, 2)
+                logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+            if config.time_budget and epoch == 1 and not budget_file.exists():
+                left = config.time_budget * 60 - (time.time() - self.train_start)
+                self.total = min(config.epochs, epoch + 1 + max(0, int(left // seconds)))
+                budget_file.write_text(json.dumps({"epochs": self.total, "epoch_seconds": seconds}))
+                print(f"time budget {config.time_budget:g} min: training {self.total} epochs")
+            if epoch + 1 >= self.total:
+                self.model.stop_training = True
+
+    return _Schedule()
 
 
 def _check_run_folder(out: Path, config: TrainConfig) -> None:
@@ -149,20 +247,12 @@ def _check_run_folder(out: Path, config: TrainConfig) -> None:
     run_file.write_text(json.dumps(settings, indent=2))
 
 
-def _optimizer(config: TrainConfig, steps_per_epoch: int):
+def _optimizer(config: TrainConfig):
     import keras
 
-    lr = config.lr
-    if config.schedule == "cosine":
-        warmup = config.warmup_epochs * steps_per_epoch
-        lr = keras.optimizers.schedules.CosineDecay(
-            initial_learning_rate=config.lr / 100 if warmup else config.lr,
-            decay_steps=max(1, config.epochs * steps_per_epoch - warmup),
-            warmup_target=config.lr if warmup else None,
-            warmup_steps=warmup,
-        )
-    elif config.schedule != "plateau":
+    if config.schedule not in ("cosine", "plateau"):
         raise FerError(f"unknown schedule {config.schedule!r}: choose cosine or plateau")
+    lr = config.lr
     if config.optimizer == "sgd":
         return keras.optimizers.SGD(lr, momentum=0.9, nesterov=True, weight_decay=config.weight_decay)
     if config.optimizer == "adam":
@@ -185,41 +275,26 @@ def _read_log(log_path: Path) -> list[dict]:
     if not log_path.exists():
         return []
     with open(log_path, newline="") as f:
-        rows = {int(r["epoch"]): {k: float(v) for k, v in r.items() if v != ""} for r in csv.DictReader(f)}
+        rows = {int(r["epoch"]): {k: float(v) for k, v in r.items() if v not in ("", "NA")} for r in csv.DictReader(f)}
     return [rows[e] for e in sorted(rows)]
 
 
-def _best_logged(log_path: Path) -> float | None:
+def _best_logged(log_path: Path, monitor: str) -> float | None:
     rows = _read_log(log_path)
-    return max(r["val_accuracy"] for r in rows) if rows else None
+    return max(r[monitor] for r in rows) if rows else None
 
 
-def _summarise(log_path: Path, config: TrainConfig, train_set, last_session_s: float) -> dict:
+def _summarise(log_path: Path, config: TrainConfig, train_set, last_session_s: float, monitor: str) -> dict:
     rows = _read_log(log_path)
-    best = max(rows, key=lambda r: r["val_accuracy"])
+    best = max(rows, key=lambda r: r[monitor]) if monitor == "val_accuracy" else rows[-1]
     return {
         "arch": config.arch,
         "epochs_done": len(rows),
         "best_epoch": int(best["epoch"]) + 1,
-        "best_val_accuracy": best["val_accuracy"],
+        "best_val_accuracy": best.get("val_accuracy"),
         "train_wall_s": round(sum(r.get("epoch_seconds", 0.0) for r in rows), 1),
         "last_session_wall_s": round(last_session_s, 1),
         "train_data_sha256": fer_data.data_checksum(train_set),
         "train_images": len(train_set),
         "config": asdict(config),
     }
-
-
-def EpochTimer():
-    """Adds `epoch_seconds` to the logs so log.csv records the wall time of each epoch."""
-    import keras
-
-    class _EpochTimer(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self._start = time.time()
-
-        def on_epoch_end(self, epoch, logs=None):
-            if logs is not None:
-                logs["epoch_seconds"] = round(time.time() - self._start, 2)
-
-    return _EpochTimer()
