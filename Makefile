@@ -43,12 +43,22 @@ chromium:
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts
 
-# How models/default.* were made (hours on a 2-core CPU; resumable: run again after an interruption).
-# The first stage ran 17 epochs with --epochs 40, then resumed with --epochs 36 (the cosine schedule shortened).
-TRAIN_CMD := python -m fer_app train --arch vgg_small --out runs/vgg_small --epochs 36
-TUNE_CMD := python -m fer_app train --arch vgg_small --init runs/vgg_small/best.keras --out runs/vgg_small_ft --epochs 10 --lr 3e-4 --warmup-epochs 0 --erase-prob 0.25
+# How models/ was made. The training ran on a GPU machine (no TensorFlow needed there):
+#   python scripts/pack_data.py pack ../shared/datasets/fer2013/train .devdata/train.xz
+#   KERAS_BACKEND=jax scripts/gpu_pipeline.sh WORK 12 8.5      # 3 teachers side by side, then 3 distilled students
+#   scripts/gpu_collect.sh WORK OUT t_vgg_wide_sgd ...          # the runs, back as parts; unpacked into runs/gpu/
+# This target turns those runs into the shipped files: the default model, the accurate ensemble
+# (with its temperature), the candidates table and the model card.
+GPU := runs/gpu
+TEACHERS := vgg_wide_sgd vgg_wide_adamw resnet_sgd
+STUDENT_CMD := python -m fer_app train --out $(GPU)/s_vgg_fast_kd --epochs 101 --val "" --arch vgg_fast --teachers $(GPU)/t_vgg_wide_sgd/best.keras,$(GPU)/t_resnet_sgd/best.keras,$(GPU)/t_vgg_wide_adamw/best.keras
 model: $(VENV)/.dev
-	$(VENV)/bin/$(TRAIN_CMD)
-	$(VENV)/bin/$(TUNE_CMD)
-	$(PY) -m fer_app export --model runs/vgg_small_ft/best.keras --slim-copy models/default.keras
-	$(PY) -m fer_app card --run runs/vgg_small --run runs/vgg_small_ft --keras models/default.keras --onnx models/default.onnx --command "$(TRAIN_CMD) && $(TUNE_CMD)"
+	$(PY) -m fer_app export --model $(GPU)/s_vgg_fast_kd/best.keras --slim-copy models/default.keras
+	mkdir -p models/accurate
+	for t in $(TEACHERS); do $(PY) -m fer_app export --model $(GPU)/t_$$t/best.keras --out models/accurate/$$t.onnx || exit 1; done
+	for s in vgg_narrow_kd vgg_small_kd; do $(PY) -m fer_app export --model $(GPU)/s_$$s/best.keras --out models/accurate/$$s.onnx || exit 1; done
+	$(PY) scripts/make_ensemble.py --tta flip $(foreach t,$(TEACHERS),models/accurate/$(t).onnx) models/default.onnx models/accurate/vgg_narrow_kd.onnx models/accurate/vgg_small_kd.onnx
+	$(PY) scripts/candidates.py
+	$(PY) -m fer_app card --run $(GPU)/s_vgg_fast_kd --keras models/default.keras --onnx models/default.onnx \
+		--machine "1 NVIDIA H100 GPU and 16 CPU cores, Keras 3.15 on JAX 0.11 (no TensorFlow); 3 students shared the GPU" \
+		--command 'scripts/gpu_pipeline.sh WORK 12 8.5 on a GPU machine trains the three teachers, then this student; the student alone: $(STUDENT_CMD)'

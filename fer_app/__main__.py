@@ -120,6 +120,7 @@ def _add_card(sub) -> None:
     p.add_argument("--val", default="../shared/datasets/fer2013/val", help="validation folder or CSV")
     p.add_argument("--command", required=True, help="the training command, as the card should quote it")
     p.add_argument("--out", default="models", help="folder for card.json and card.md")
+    p.add_argument("--machine", default="", help="where it was trained (default: this machine, CPU)")
     p.set_defaults(func=_run_card)
 
 
@@ -132,8 +133,13 @@ def _run_card(args) -> int:
     dataset = data.load(args.val)
     probs = evaluate.predict_probabilities([evaluate.load_predictor(args.onnx)], dataset.images)
     result = {"data": args.val} | evaluate.metrics(dataset.labels, probs)
-    model_card = card.build_card([Path(r) for r in args.run], Path(args.keras), Path(args.onnx), result, args.command)
     out = Path(args.out)
+    extras = {}
+    for key, path in (("accurate", out / "accurate" / "ensemble.json"), ("candidates", out / "candidates.json")):
+        if path.exists():
+            extras[key] = json.loads(path.read_text())
+    model_card = card.build_card([Path(r) for r in args.run], Path(args.keras), Path(args.onnx), result, args.command,
+                                 args.machine, extras)
     (out / "card.json").write_text(json.dumps(model_card, indent=2) + "\n")
     (out / "card.md").write_text(card.render_markdown(model_card))
     print(f"validation accuracy {result['accuracy']:.4f}, macro-F1 {result['macro_f1']:.4f}; wrote {out}/card.json and card.md")

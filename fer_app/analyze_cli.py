@@ -23,6 +23,7 @@ def add_commands(sub) -> None:
     p.add_argument("--out", help="write the annotated image here (format from the extension)")
     p.add_argument("--json", action="store_true", help="print the faces as JSON")
     p.add_argument("--model", help="ONNX model (default: models/default.onnx)")
+    p.add_argument("--accurate", action="store_true", help="use the accurate mode (an ensemble with test-time augmentation; slower)")
     p.set_defaults(func=run_image)
 
     p = sub.add_parser("video", help="analyse a video file: summary, timeline, annotated copy")
@@ -36,6 +37,7 @@ def add_commands(sub) -> None:
     )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--model", help="ONNX model (default: models/default.onnx)")
+    p.add_argument("--accurate", action="store_true", help="use the accurate mode (an ensemble with test-time augmentation; slower)")
     p.set_defaults(func=run_video)
 
     p = sub.add_parser("bench", help="measure latency, throughput and memory of the engine")
@@ -75,6 +77,12 @@ def _recognizer(args):
     from fer_app.classify import EmotionClassifier
     from fer_app.pipeline import EmotionRecognizer
 
+    if getattr(args, "accurate", False):
+        if args.model:
+            raise FerError("--accurate uses the shipped ensemble: leave out --model")
+        from fer_app.ensemble import accurate_classifier
+
+        return EmotionRecognizer(classifier=accurate_classifier())
     return EmotionRecognizer(classifier=EmotionClassifier(args.model) if args.model else None)
 
 

@@ -94,11 +94,8 @@ def test_evaluate_reads_the_kaggle_csv_like_the_folder(tmp_path, val_faces):
 
 @shipped
 def test_shipped_model_keeps_its_validation_accuracy(fer2013, tmp_path):
-    """The shipped default measured 67.7% single-pass on FER2013 PublicTest (validation); guard it.
-
-    The target for this model is 68%: raise the floor when a model that reaches it ships.
-    """
+    """The shipped default measured 68.4% single-pass on FER2013 PublicTest (validation); guard the 68% target."""
     result = _evaluate("--data", str(fer2013 / "val"), "--plot", str(tmp_path / "cm.png"))
     assert result["n"] == 3589
-    assert result["accuracy"] >= 0.675
+    assert result["accuracy"] >= 0.68
     assert min(c["recall"] for c in result["per_class"].values()) > 0.2

@@ -68,7 +68,8 @@ def measure_latency(onnx_path: Path, faces: np.ndarray, repeats: int = 300) -> d
             "batch8_ms_per_face": round(median_predict_ms(classifier, faces[:8], repeats) / 8, 3)}
 
 
-def build_card(run_dirs: list[Path], keras_path: Path, onnx_path: Path, evaluation: dict, command: str) -> dict:
+def build_card(run_dirs: list[Path], keras_path: Path, onnx_path: Path, evaluation: dict, command: str,
+               machine: str = "", extras: dict | None = None) -> dict:
     """`run_dirs`: the training stages in order (e.g. a run and its fine-tuning); the last made the model."""
     from fer_app.training.export import load_keras
 
@@ -90,9 +91,12 @@ def build_card(run_dirs: list[Path], keras_path: Path, onnx_path: Path, evaluati
             "data_sha256": summary["train_data_sha256"],
             "epochs": sum(st["epochs_done"] for st in stages),
             "best_epoch": summary["best_epoch"],
+            "selection": (f"the weights of its best validation epoch ({summary['best_epoch']})"
+                          if summary.get("best_val_accuracy") is not None else
+                          "the weights of its last epoch (no validation data was used in training)"),
             "stages": len(stages),
             "wall_minutes": round(sum(st["train_wall_s"] for st in stages) / 60, 1),
-            "machine": f"{platform.machine()}, {_cpu_count()} CPU cores, no GPU (TensorFlow CPU)",
+            "machine": machine or f"{platform.machine()}, {_cpu_count()} CPU cores, no GPU (TensorFlow CPU)",
             "settings": [st["config"] for st in stages],
         },
         "validation": {
@@ -107,6 +111,7 @@ def build_card(run_dirs: list[Path], keras_path: Path, onnx_path: Path, evaluati
         },
         "latency": {**measure_latency(onnx_path, _sample_faces(evaluation)),
                     "runtime": "ONNX Runtime, 1 thread", "machine": platform.processor() or platform.machine()},
+        **(extras or {}),
         "intended_uses": INTENDED_USES,
         "out_of_scope": OUT_OF_SCOPE,
         "limitations": LIMITATIONS,
@@ -145,7 +150,7 @@ def render_markdown(card: dict) -> str:
         "## Training",
         f"- Data: {t['data']}; SHA-256 of pixels and labels `{t['data_sha256'][:16]}...`",
         f"- Command: `{t['command']}`",
-        f"- {t['epochs']} epochs in {t['stages']} stage(s), the last stage's best validation epoch was {t['best_epoch']}; "
+        f"- {t['epochs']} epochs in {t['stages']} stage(s), shipped with {t['selection']}; "
         f"{t['wall_minutes']} minutes of training on {t['machine']}",
         "",
         "## Validation",
@@ -160,7 +165,47 @@ def render_markdown(card: dict) -> str:
     ]
     for name, c in v["per_class"].items():
         lines.append(f"| {name} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} | {c['support']} |")
+    lines += _accurate_section(card.get("accurate")) + _candidates_section(card.get("candidates"))
     lines += ["", "## Intended uses"] + [f"- {u}" for u in card["intended_uses"]]
     lines += ["", "## Out of scope"] + [f"- {u}" for u in card["out_of_scope"]]
     lines += ["", "## Known limitations and biases"] + [f"- {u}" for u in card["limitations"]]
     return "\n".join(lines) + "\n"
+
+
+VIEWS = {"none": "once on the face", "flip": "on the face and its mirror image",
+         "tencrop": "on ten crops (five positions, each also mirrored)"}
+
+
+def _accurate_section(accurate: dict | None) -> list[str]:
+    if not accurate:
+        return []
+    v = accurate["validation"]
+    return [
+        "", "## Accurate mode (photos and videos)",
+        f"An ensemble of {len(accurate['models'])} models (" + ", ".join(f"`{m}`" for m in accurate["models"])
+        + f") in `models/accurate/`, each run {VIEWS[accurate['tta']]}, probabilities averaged, then rescaled "
+        f"with temperature {accurate['temperature']} (fitted on validation; below 1 sharpens, above 1 softens). "
+        "Choose it with `--accurate` on the command line or 'Accurate' in the app.",
+        "",
+        f"- Validation accuracy: **{v['accuracy']:.2%}**, macro-F1 {v['macro_f1']:.4f} (`{v['command']}`)",
+        f"- Expected calibration error: {v['ece_before_temperature']:.4f} before the temperature, "
+        f"{v['ece_after_temperature']:.4f} after (fitted and measured on the same split)",
+    ]
+
+
+def _candidates_section(candidates: dict | None) -> list[str]:
+    if not candidates:
+        return []
+    lines = [
+        "", "## Candidates",
+        f"Every model and ensemble tried, on {candidates['split']}; latency: {candidates['latency']}. "
+        "Produced by `python scripts/candidates.py`; the training commands are in `models/candidates.json`.",
+        "",
+        "| candidate | parameters | MFLOPs | ms/face | accuracy | macro-F1 | ECE | accuracy, flip TTA |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for c in candidates["candidates"]:
+        single, flip = c["single"], c["flip"]
+        lines.append(f"| {c['name']} | {c['parameters'] / 1e6:.2f}M | {c['mflops']:.0f} | {c['ms_per_face']:.2f} | "
+                     f"{single['accuracy']:.2%} | {single['macro_f1']:.3f} | {single['ece']:.3f} | {flip['accuracy']:.2%} |")
+    return lines

@@ -11,7 +11,7 @@ from fer_app.draw import draw_results
 from fer_app.errors import FerError
 from fer_app.media import load_image
 from fer_app.ui.charts import probability_chart
-from fer_app.ui.common import MAX_PHOTO_MB, PHOTO_TYPES, new_recognizer, too_large
+from fer_app.ui.common import MAX_PHOTO_MB, PHOTO_TYPES, accurate_mode_chosen, new_recognizer, too_large
 
 
 def render_photo_tab() -> None:
@@ -19,6 +19,7 @@ def render_photo_tab() -> None:
         f"Upload a photo ({', '.join(t.upper() for t in PHOTO_TYPES if t != 'jpeg')}, up to {MAX_PHOTO_MB} MB). "
         "It is analysed in memory and not kept."
     )
+    accurate = accurate_mode_chosen("photo_model")
     show_probabilities = st.checkbox("Draw all seven probabilities on the picture", key="photo_probs")
     upload = st.file_uploader("Photo", type=PHOTO_TYPES, key="photo_upload")
     if upload is None:
@@ -28,7 +29,7 @@ def render_photo_tab() -> None:
         st.error(f"{upload.name}: {len(data) / 2**20:.1f} MB is over the {MAX_PHOTO_MB} MB limit for photos.")
         return
     try:
-        result, annotated, notes = _analyse(data, upload.name, show_probabilities)
+        result, annotated, notes = _analyse(data, upload.name, show_probabilities, accurate)
     except FerError as e:
         st.error(str(e))
         return
@@ -57,7 +58,7 @@ def render_photo_tab() -> None:
 
     stem = upload.name.rsplit(".", 1)[0] or "photo"
     ok, png = cv2.imencode(".png", annotated)
-    report = {"file": upload.name, "notes": notes, **result.to_dict()}
+    report = {"file": upload.name, "model": "accurate" if accurate else "fast", "notes": notes, **result.to_dict()}
     col_png, col_json = st.columns(2)
     if ok:
         col_png.download_button(
@@ -82,12 +83,12 @@ def _faces_text(n: int) -> str:
     return "no face found" if n == 0 else f"{n} face{'s' if n != 1 else ''} found"
 
 
-def _analyse(data: bytes, name: str, show_probabilities: bool):
+def _analyse(data: bytes, name: str, show_probabilities: bool, accurate: bool):
     try:
         image, notes = load_image(data)
     except FerError as e:
         # media.py names the bytes "image"; say which upload it was.
         raise type(e)(str(e).replace("image:", f"{name}:", 1)) from None
-    result = new_recognizer().analyze_image(image)
+    result = new_recognizer(accurate).analyze_image(image)
     annotated = draw_results(image, result, show_labels=True, show_probabilities=show_probabilities)
     return result, annotated, notes

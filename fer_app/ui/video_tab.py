@@ -11,7 +11,7 @@ import streamlit as st
 from fer_app.errors import FerError
 from fer_app.labels import EMOTIONS
 from fer_app.ui.charts import timeline_chart
-from fer_app.ui.common import MAX_VIDEO_MB, VIDEO_TYPES, new_recognizer, too_large
+from fer_app.ui.common import MAX_VIDEO_MB, VIDEO_TYPES, accurate_mode_chosen, new_recognizer, too_large
 from fer_app.video import analyze_video
 
 RATE_CHOICES = {
@@ -28,6 +28,7 @@ def render_video_tab() -> None:
         "It is copied to a temporary file for decoding, and that file and the annotated copy are "
         "deleted as soon as the analysis ends; the results stay in this browser session's memory only."
     )
+    accurate = accurate_mode_chosen("video_model")
     rate_label = st.selectbox("Frames to analyse", list(RATE_CHOICES), index=1, key="video_rate")
     upload = st.file_uploader("Video", type=VIDEO_TYPES, key="video_upload")
     if upload is None:
@@ -38,12 +39,12 @@ def render_video_tab() -> None:
         return
 
     fps = RATE_CHOICES[rate_label]
-    key = (upload.file_id, fps)
+    key = (upload.file_id, fps, accurate)
     stored = st.session_state.get("video_result")
     if stored is None or stored["key"] != key:
         st.session_state.pop("video_result", None)
         try:
-            stored = _analyse(upload, fps)
+            stored = _analyse(upload, fps, accurate)
         except FerError as e:
             st.error(str(e))
             return
@@ -52,7 +53,7 @@ def render_video_tab() -> None:
     _show(stored)
 
 
-def _analyse(upload, fps: float | None) -> dict:
+def _analyse(upload, fps: float | None, accurate: bool) -> dict:
     bar = st.progress(0.0, text=f"Analysing {upload.name}…")
     last = [-1]
 
@@ -80,7 +81,7 @@ def _analyse(upload, fps: float | None) -> dict:
                 out_path=out,
                 fps=fps,
                 progress=progress,
-                recognizer=new_recognizer(),
+                recognizer=new_recognizer(accurate),
             )
         except FerError as e:
             bar.empty()

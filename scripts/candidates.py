@@ -1,0 +1,126 @@
+"""The candidates table of the model card and the README: every model and ensemble tried, measured here.
+
+    python scripts/candidates.py [--val ../shared/datasets/fer2013/val] [--out models/candidates.json]
+
+Reads the runs listed in CANDIDATES (runs/<name>/best.keras and best.onnx, made by
+scripts/gpu_pipeline.sh and `python -m fer_app export`), measures parameters,
+MFLOPs, ms per face on one CPU thread (median, batch of 8), and validation
+accuracy, macro-F1 and calibration error, single pass and with flip TTA.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from fer_app.classify import EmotionClassifier, median_predict_ms  # noqa: E402
+from fer_app.ensemble import apply_temperature, fit_temperature  # noqa: E402
+from fer_app.training import data, evaluate  # noqa: E402
+from fer_app.training.card import count_flops  # noqa: E402
+from fer_app.training.export import load_keras  # noqa: E402
+
+PIPELINE = "scripts/gpu_pipeline.sh WORK 12 8.5 on one H100 (Keras 3.15 on JAX 0.11)"
+# name: (run folder, how it was trained)
+CANDIDATES = {
+    "vgg_small (previous default)": ("runs/vgg_small_ft", "2-core CPU, TensorFlow, 112 min: `python -m fer_app train --arch vgg_small --out runs/vgg_small --epochs 36`, then the fine-tuning below (an earlier version of the trainer)"),
+    "vgg_fast, distilled": ("runs/gpu/s_vgg_fast_kd", PIPELINE),
+    "vgg_narrow, distilled": ("runs/gpu/s_vgg_narrow_kd", PIPELINE),
+    "vgg_small, distilled": ("runs/gpu/s_vgg_small_kd", PIPELINE),
+    "vgg_wide, SGD (teacher)": ("runs/gpu/t_vgg_wide_sgd", PIPELINE),
+    "vgg_wide, AdamW (teacher)": ("runs/gpu/t_vgg_wide_adamw", PIPELINE),
+    "resnet, SGD (teacher)": ("runs/gpu/t_resnet_sgd", PIPELINE),
+}
+ENSEMBLES = {
+    "3 teachers": ["vgg_wide, SGD (teacher)", "vgg_wide, AdamW (teacher)", "resnet, SGD (teacher)"],
+    "3 teachers + 3 students": ["vgg_wide, SGD (teacher)", "vgg_wide, AdamW (teacher)", "resnet, SGD (teacher)",
+                                "vgg_fast, distilled", "vgg_narrow, distilled", "vgg_small, distilled"],
+}
+
+
+def _scores(labels, probs) -> dict:
+    m = evaluate.metrics(labels, probs)
+    return {"accuracy": round(m["accuracy"], 4), "macro_f1": round(m["macro_f1"], 4), "ece": round(m["ece"], 4)}
+
+
+def _cross_fitted(labels, probs):
+    """Temperature-scaled probabilities where each half of the data is scaled by the temperature fitted on the
+    other half, so the calibration error reported is not measured on the data the temperature was fitted to."""
+    out = np.empty_like(probs)
+    halves = np.arange(len(labels)) % 2
+    for h in (0, 1):
+        t = fit_temperature(labels[halves != h], probs[halves != h])
+        out[halves == h] = apply_temperature(probs[halves == h], t)
+    return out
+
+
+def _train_command(run: Path) -> str:
+    """The command that repeats a run here: its settings that differ from the defaults, and the epochs it trained."""
+    from dataclasses import asdict
+
+    from fer_app.training.train import TrainConfig
+
+    config = json.loads((run / "run.json").read_text())
+    budget = run / "budget.json"
+    epochs = json.loads(budget.read_text())["epochs"] if budget.exists() else config["epochs"]
+    defaults = asdict(TrainConfig())
+    flags = [f"--out {run}", f"--epochs {epochs}"] + (['--val ""'] if config["val"] == "" else [])
+    for key, value in config.items():
+        if key in ("data", "val", "out", "epochs", "time_budget", "workers") or value == defaults.get(key):
+            continue
+        if isinstance(value, bool):
+            flags.append(f"--{'' if value else 'no-'}{key.replace('_', '-')}")
+        else:
+            flags.append(f"--{key.replace('_', '-')} {str(value).replace('/root/fer/', 'runs/gpu/')}")
+    return "python -m fer_app train " + " ".join(flags)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--val", default="../shared/datasets/fer2013/val")
+    parser.add_argument("--out", default="models/candidates.json")
+    args = parser.parse_args()
+    val = data.load(args.val)
+    rows, probs = [], {}
+    for name, (run, trained) in CANDIDATES.items():
+        run = Path(run)
+        model = load_keras(run / "best.keras")
+        predictor = evaluate.load_predictor(run / "best.onnx")
+        for tta in ("none", "flip"):
+            probs[name, tta] = evaluate.predict_probabilities([predictor], val.images, tta)
+        ms = median_predict_ms(EmotionClassifier(run / "best.onnx", threads=1), val.images[:8], 200) / 8
+        rows.append({"name": name, "architecture": model.name, "parameters": int(model.count_params()),
+                     "mflops": round(count_flops(model) / 1e6, 1), "ms_per_face": round(ms, 3),
+                     "single": _scores(val.labels, probs[name, "none"]), "flip": _scores(val.labels, probs[name, "flip"]),
+                     "trained": trained, "command": _train_command(run)})
+        print(rows[-1]["name"], rows[-1]["single"], rows[-1]["flip"], rows[-1]["ms_per_face"], flush=True)
+    by_name = {r["name"]: r for r in rows}
+    for name, members in ENSEMBLES.items():
+        row = {"name": f"ensemble: {name}", "members": members,
+               "parameters": sum(by_name[m]["parameters"] for m in members),
+               "mflops": round(sum(by_name[m]["mflops"] for m in members), 1),
+               "ms_per_face": round(sum(by_name[m]["ms_per_face"] for m in members), 3)}
+        for tta in ("none", "flip"):
+            p = np.mean([probs[m, tta] for m in members], axis=0)
+            row["single" if tta == "none" else "flip"] = _scores(val.labels, p)
+        flip = np.mean([probs[m, "flip"] for m in members], axis=0)
+        t = fit_temperature(val.labels, flip)
+        row["flip_temperature"] = round(t, 3)
+        row["flip_calibrated"] = _scores(val.labels, _cross_fitted(val.labels, flip))
+        rows.append(row)
+        print(row["name"], row["single"], row["flip"], row["flip_calibrated"], t, flush=True)
+    result = {"split": "FER2013 PublicTest (validation, 3,589 images)", "machine": platform.processor() or platform.machine(),
+              "latency": "ONNX Runtime, 1 thread, median per face in batches of 8 (ensembles: sum of members, single pass)",
+              "candidates": rows}
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

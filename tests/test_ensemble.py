@@ -1,0 +1,73 @@
+"""The accurate mode: the shipped ensemble, its TTA and temperature, on real faces."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from fer_app.classify import EmotionClassifier
+from fer_app.ensemble import ACCURATE_MANIFEST, EnsembleClassifier, accurate_classifier, apply_temperature, fit_temperature
+from fer_app.errors import ModelError
+
+SUBSET = 600  # validation faces: the whole split takes minutes through the ensemble on 2 cores
+
+
+def _subset(val_faces):
+    """Every 6th validation face: all classes, in their proportions."""
+    return val_faces.images[::6][:SUBSET], val_faces.labels[::6][:SUBSET]
+
+
+def test_accurate_mode_beats_the_live_model_on_the_same_faces(val_faces):
+    faces, labels = _subset(val_faces)
+    accurate = accurate_classifier(threads=2).predict(faces)
+    fast = EmotionClassifier(threads=2).predict(faces)
+    assert accurate.shape == (len(faces), 7)
+    assert np.allclose(accurate.sum(axis=1), 1, atol=1e-4)
+    accurate_acc, fast_acc = (accurate.argmax(1) == labels).mean(), (fast.argmax(1) == labels).mean()
+    assert accurate_acc >= fast_acc + 0.01, (accurate_acc, fast_acc)
+
+
+def test_manifest_names_existing_members_and_a_fitted_temperature():
+    spec = json.loads(ACCURATE_MANIFEST.read_text())
+    assert len(spec["models"]) >= 2
+    assert all((ACCURATE_MANIFEST.parent / m).exists() for m in spec["models"])
+    assert 0.25 < spec["temperature"] < 4
+
+
+def test_temperature_scaling_keeps_the_ranking_and_fit_recovers_a_known_temperature(val_faces):
+    faces, labels = _subset(val_faces)
+    probs = EmotionClassifier(threads=2).predict(faces)
+    sharpened = apply_temperature(probs, 0.5)
+    assert np.array_equal(sharpened.argmax(1), probs.argmax(1))
+    assert np.allclose(sharpened.sum(axis=1), 1, atol=1e-5)
+    base = fit_temperature(labels, probs)
+    assert fit_temperature(labels, sharpened) == pytest.approx(2 * base, rel=0.05)
+
+
+def test_an_ensemble_without_members_or_with_an_unknown_tta_is_refused(tmp_path):
+    with pytest.raises(ModelError):
+        EnsembleClassifier([])
+    with pytest.raises(ModelError):
+        EnsembleClassifier([tmp_path / "missing.onnx"])
+    with pytest.raises(ModelError, match="TTA"):
+        EnsembleClassifier(["models/default.onnx"], tta="rotate")
+
+
+def test_cli_image_accurate_labels_a_real_portrait(tmp_path):
+    import cv2
+    from skimage import data as skdata
+
+    photo = tmp_path / "astronaut.png"
+    cv2.imwrite(str(photo), cv2.cvtColor(skdata.astronaut(), cv2.COLOR_RGB2BGR))
+    run = subprocess.run([sys.executable, "-m", "fer_app", "image", str(photo), "--accurate", "--json"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    faces = json.loads(run.stdout)["faces"]
+    assert faces and faces[0]["emotion"] == "happy"
+    refused = subprocess.run([sys.executable, "-m", "fer_app", "image", str(photo), "--accurate", "--model", "models/default.onnx"],
+                             capture_output=True, text=True, timeout=300)
+    assert refused.returncode != 0 and "--accurate" in refused.stderr and "Traceback" not in refused.stderr
