@@ -60,6 +60,7 @@ def train(config: TrainConfig) -> dict:
     import keras
 
     from fer_app.training.architectures import build
+    from fer_app.training.loop import AugmentedBatches, EpochSchedule
     from fer_app.training.report import plot_curves
 
     out = Path(config.out)
@@ -139,100 +140,6 @@ def _load_model(path: str):
     from fer_app.training.export import load_keras
 
     return load_keras(path)
-
-
-class AugmentedBatches:
-    """Shuffled, augmented training batches as a keras.utils.PyDataset (built lazily so Keras is imported late).
-
-    With teachers, each target mixes the one-hot label with the teachers' mean
-    probabilities for the same augmented faces (knowledge distillation).
-    """
-
-    def __new__(cls, images, labels, config: TrainConfig, teachers: list):
-        import threading
-
-        import keras
-
-        from fer_app.training.augment import augment_batch
-
-        teacher_lock = threading.Lock()  # predict_on_batch is not thread-safe on the JAX backend
-
-        class _Batches(keras.utils.PyDataset):
-            def __init__(self):
-                super().__init__(workers=config.workers, use_multiprocessing=False, max_queue_size=16)
-                self.steps = config.steps_per_epoch or int(np.ceil(len(labels) / config.batch_size))
-                self.round = 0
-                self.order = self._shuffled()
-
-            def _shuffled(self):
-                return np.random.default_rng((config.seed, self.round)).permutation(len(labels))
-
-            def __len__(self):
-                return self.steps
-
-            def __getitem__(self, index):
-                rng = np.random.default_rng((config.seed, self.round, index))
-                picked = np.take(self.order, np.arange(index * config.batch_size, (index + 1) * config.batch_size), mode="wrap")
-                x = augment_batch(images[picked], rng, config.rotation, config.shift, config.zoom, config.erase_prob)
-                y = np.eye(NUM_CLASSES, dtype=np.float32)[labels[picked]]
-                if teachers:
-                    with teacher_lock:
-                        soft = np.mean([np.asarray(t.predict_on_batch(x)) for t in teachers], axis=0)
-                    y = (1 - config.kd_weight) * y + config.kd_weight * soft
-                return x, y
-
-            def on_epoch_end(self):
-                self.round += 1
-                self.order = self._shuffled()
-
-        return _Batches()
-
-
-def EpochSchedule(config: TrainConfig, budget_file: Path):
-    """Sets the learning rate at each epoch (linear warmup, then cosine to zero at the last epoch).
-
-    With a time budget, the last epoch is chosen after epoch 2 from its
-    duration, remembered in `budget_file` for a resumed run, and training
-    stops there. Also adds `epoch_seconds` to the logs.
-    """
-    import math
-
-    import keras
-
-    class _Schedule(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.total = config.epochs
-            if budget_file.exists():
-                self.total = json.loads(budget_file.read_text())["epochs"]
-            self.train_start = time.time()
-
-        def lr_at(self, epoch: int) -> float:
-            warmup = config.warmup_epochs
-            if epoch < warmup:
-                return config.lr * (epoch + 1) / (warmup + 1)
-            progress = (epoch - warmup) / max(1, self.total - warmup)
-            return config.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self._start = time.time()
-            if config.schedule == "cosine":
-                self.model.optimizer.learning_rate = self.lr_at(epoch)
-
-        def on_epoch_end(self, epoch, logs=None):
-            seconds = time.time() - self._start
-            if logs is not None:
-                logs["epoch_seconds"] = round(seconds, 2)
-                logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
-            if config.time_budget and epoch == 1 and not budget_file.exists():
-                left = config.time_budget * 60 - (time.time() - self.train_start)
-                self.total = min(config.epochs, epoch + 1 + max(0, int(left // seconds)))
-                budget_file.write_text(json.dumps({"epochs": self.total, "epoch_seconds": seconds}))
-                print(f"time budget {config.time_budget:g} min: training {self.total} epochs")
-            if epoch + 1 >= self.total:
-                self.model.stop_training = True
-
-    return _Schedule()
 
 
 def _check_run_folder(out: Path, config: TrainConfig) -> None:
