@@ -71,3 +71,16 @@ def test_cli_image_accurate_labels_a_real_portrait(tmp_path):
     refused = subprocess.run([sys.executable, "-m", "fer_app", "image", str(photo), "--accurate", "--model", "models/default.onnx"],
                              capture_output=True, text=True, timeout=300)
     assert refused.returncode != 0 and "--accurate" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_cli_video_accurate_follows_the_moving_face(tmp_path):
+    from tests.engine_helpers import write_moving_face_video
+
+    clip = tmp_path / "moving.mp4"
+    write_moving_face_video(clip)
+    run = subprocess.run([sys.executable, "-m", "fer_app", "video", str(clip), "--accurate", "--json"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    summary = json.loads(run.stdout)
+    assert summary["frames_analysed"] == 45 and summary["faces_seen"] >= 40
+    assert max(summary["emotion_shares"], key=summary["emotion_shares"].get) == "happy"
