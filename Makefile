@@ -55,9 +55,12 @@ STUDENT_CMD := python -m fer_app train --out $(GPU)/s_vgg_fast_kd --epochs 101 -
 model: $(VENV)/.dev
 	$(PY) -m fer_app export --model $(GPU)/s_vgg_fast_kd/best.keras --slim-copy models/default.keras
 	mkdir -p models/accurate
-	for t in $(TEACHERS); do $(PY) -m fer_app export --model $(GPU)/t_$$t/best.keras --out models/accurate/$$t.onnx || exit 1; done
-	for s in vgg_narrow_kd vgg_small_kd; do $(PY) -m fer_app export --model $(GPU)/s_$$s/best.keras --out models/accurate/$$s.onnx || exit 1; done
-	$(PY) scripts/make_ensemble.py --tta flip $(foreach t,$(TEACHERS),models/accurate/$(t).onnx) models/default.onnx models/accurate/vgg_narrow_kd.onnx models/accurate/vgg_small_kd.onnx
+	for t in $(TEACHERS); do $(PY) -m fer_app export --model $(GPU)/t_$$t/best.keras --out $(GPU)/t_$$t/best.onnx || exit 1; done
+	for s in vgg_narrow_kd vgg_small_kd; do $(PY) -m fer_app export --model $(GPU)/s_$$s/best.keras --out $(GPU)/s_$$s/best.onnx || exit 1; done
+	$(PY) scripts/quantize.py $(foreach t,$(TEACHERS),$(GPU)/t_$(t)/best.onnx models/accurate/$(t).int8.onnx) \
+		models/default.onnx models/accurate/vgg_fast_kd.int8.onnx \
+		$(foreach s,vgg_narrow_kd vgg_small_kd,$(GPU)/s_$(s)/best.onnx models/accurate/$(s).int8.onnx)
+	$(PY) scripts/make_ensemble.py --tta flip $(foreach m,$(TEACHERS) vgg_fast_kd vgg_narrow_kd vgg_small_kd,models/accurate/$(m).int8.onnx)
 	$(PY) scripts/candidates.py
 	$(PY) -m fer_app card --run $(GPU)/s_vgg_fast_kd --keras models/default.keras --onnx models/default.onnx \
 		--machine "1 NVIDIA H100 GPU and 16 CPU cores, Keras 3.15 on JAX 0.11 (no TensorFlow); 3 students shared the GPU" \

@@ -21,7 +21,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fer_app.classify import EmotionClassifier, median_predict_ms  # noqa: E402
-from fer_app.ensemble import apply_temperature, fit_temperature  # noqa: E402
+from fer_app.ensemble import accurate_classifier, apply_temperature, fit_temperature  # noqa: E402
 from fer_app.training import data, evaluate  # noqa: E402
 from fer_app.training.card import count_flops  # noqa: E402
 from fer_app.training.export import load_keras  # noqa: E402
@@ -115,8 +115,16 @@ def main() -> None:
         row["flip_calibrated"] = _scores(val.labels, _cross_fitted(val.labels, flip))
         rows.append(row)
         print(row["name"], row["single"], row["flip"], row["flip_calibrated"], t, flush=True)
+    shipped = accurate_classifier(threads=2)
+    p = evaluate.batched(shipped)(val.images)
+    ms = median_predict_ms(accurate_classifier(threads=1), val.images[:8], 20) / 8
+    rows.append({"name": "accurate mode as shipped: the 6 above, int8, flip, temperature", "members": ENSEMBLES["3 teachers + 3 students"],
+                 "parameters": rows[-1]["parameters"], "mflops": rows[-1]["mflops"], "ms_per_face": round(ms, 3),
+                 "single": _scores(val.labels, p), "flip": _scores(val.labels, p),
+                 "note": "its TTA is built in: both columns are the same evaluation"})
+    print(rows[-1]["name"], rows[-1]["single"], rows[-1]["ms_per_face"], flush=True)
     result = {"split": "FER2013 PublicTest (validation, 3,589 images)", "machine": platform.processor() or platform.machine(),
-              "latency": "ONNX Runtime, 1 thread, median per face in batches of 8 (ensembles: sum of members, single pass)",
+              "latency": "ONNX Runtime, 1 thread, median per face in batches of 8 (ensembles: the sum of their members' single passes; the accurate mode as shipped: measured, both views)",
               "candidates": rows}
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")

@@ -183,7 +183,9 @@ def _accurate_section(accurate: dict | None) -> list[str]:
     return [
         "", "## Accurate mode (photos and videos)",
         f"An ensemble of {len(accurate['models'])} models (" + ", ".join(f"`{m}`" for m in accurate["models"])
-        + f") in `models/accurate/`, each run {VIEWS[accurate['tta']]}, probabilities averaged, then rescaled "
+        + ") in `models/accurate/`"
+        + (", quantized to int8 by `scripts/quantize.py`" if all(".int8." in m for m in accurate["models"]) else "")
+        + f", each run {VIEWS[accurate['tta']]}, probabilities averaged, then rescaled "
         f"with temperature {accurate['temperature']} (fitted on validation; below 1 sharpens, above 1 softens). "
         "Choose it with `--accurate` on the command line or 'Accurate' in the app.",
         "",
