@@ -84,3 +84,25 @@ def test_cli_video_accurate_follows_the_moving_face(tmp_path):
     summary = json.loads(run.stdout)
     assert summary["frames_analysed"] == 45 and summary["faces_seen"] >= 40
     assert max(summary["emotion_shares"], key=summary["emotion_shares"].get) == "happy"
+
+
+def test_int8_quantization_keeps_the_default_models_answers(val_faces, tmp_path):
+    """scripts/quantize.py made the accurate mode's members; check it on the default model and real faces."""
+    import importlib.util
+    from pathlib import Path
+
+    from fer_app.classify import DEFAULT_MODEL
+    from fer_app.preprocess import to_model_input
+
+    pytest.importorskip("onnx")  # ONNX Runtime's quantizer needs it (requirements-train.txt)
+    script = Path(__file__).resolve().parents[1] / "scripts" / "quantize.py"
+    spec = importlib.util.spec_from_file_location("quantize", script)
+    quantize = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(quantize)
+    out = tmp_path / "default.int8.onnx"
+    quantize.quantize(str(DEFAULT_MODEL), str(out), to_model_input(val_faces.images[-256:]))
+    assert out.stat().st_size < DEFAULT_MODEL.stat().st_size / 3
+    faces, _ = _subset(val_faces)
+    full, int8 = EmotionClassifier(DEFAULT_MODEL).predict(faces), EmotionClassifier(out).predict(faces)
+    assert np.mean(full.argmax(1) == int8.argmax(1)) > 0.95
+    assert np.max(np.abs(full - int8)) < 0.3
