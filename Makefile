@@ -60,7 +60,7 @@ model: $(VENV)/.dev
 	$(PY) scripts/quantize.py $(foreach t,$(TEACHERS),$(GPU)/t_$(t)/best.onnx models/accurate/$(t).int8.onnx) \
 		models/default.onnx models/accurate/vgg_fast_kd.int8.onnx \
 		$(foreach s,vgg_narrow_kd vgg_small_kd,$(GPU)/s_$(s)/best.onnx models/accurate/$(s).int8.onnx)
-	$(PY) scripts/make_ensemble.py --tta flip $(foreach m,$(TEACHERS) vgg_fast_kd vgg_narrow_kd vgg_small_kd,models/accurate/$(m).int8.onnx)
+	$(PY) scripts/make_ensemble.py --tta tencrop $(foreach m,$(TEACHERS) vgg_fast_kd vgg_narrow_kd vgg_small_kd,models/accurate/$(m).int8.onnx)
 	$(PY) scripts/candidates.py
 	$(PY) -m fer_app card --run $(GPU)/s_vgg_fast_kd --keras models/default.keras --onnx models/default.onnx \
 		--machine "1 NVIDIA H100 GPU and 16 CPU cores, Keras 3.15 on JAX 0.11 (no TensorFlow); 3 students shared the GPU" \
