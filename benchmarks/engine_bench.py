@@ -221,6 +221,20 @@ def crowd_detector_options(faces: list[np.ndarray]) -> list[dict]:
     return rows
 
 
+def boxes_with_neighbours(det, grey: np.ndarray) -> list[tuple[tuple, int]]:
+    """A Haar detector's boxes on `grey`, each with the cascade's vote count (detectMultiScale2)."""
+    h, w = grey.shape
+    scale = det.working_scale(w)
+    if scale < 1.0:
+        grey = cv2.resize(grey, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+        scale = grey.shape[1] / w
+    side = max(24, round(det.min_face * scale))
+    found, counts = det._cascade.detectMultiScale2(
+        grey, scaleFactor=det.scale_factor, minNeighbors=det.min_neighbors, minSize=(side, side)
+    )
+    return [(tuple(round(v / scale) for v in b), int(n)) for b, n in zip(found, counts)]
+
+
 def neighbour_counts(faces: list[np.ndarray]) -> dict:
     """How many neighbours (overlapping raw windows) the still detector's boxes have: the false box on
     the padded astronaut frame (the browser tests' photo) against real faces in the benchmark scenes."""
@@ -229,27 +243,15 @@ def neighbour_counts(faces: list[np.ndarray]) -> dict:
 
     det = default_still_detector()
 
-    def boxes_with_neighbours(grey: np.ndarray) -> list[tuple[tuple, int]]:
-        h, w = grey.shape
-        scale = det.working_scale(w)
-        if scale < 1.0:
-            grey = cv2.resize(grey, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
-            scale = grey.shape[1] / w
-        side = max(24, round(det.min_face * scale))
-        found, counts = det._cascade.detectMultiScale2(
-            grey, scaleFactor=det.scale_factor, minNeighbors=det.min_neighbors, minSize=(side, side)
-        )
-        return [(tuple(round(v / scale) for v in b), int(n)) for b, n in zip(found, counts)]
-
     astronaut = _astronaut()
     padded = np.full((480, 640, 3), 96, np.uint8)  # as tests/e2e/conftest.face_frame builds it
     padded[:, 80:560] = cv2.resize(astronaut, (480, 480), interpolation=cv2.INTER_AREA)
-    on_padded = boxes_with_neighbours(cv2.cvtColor(padded, cv2.COLOR_BGR2GRAY))
+    on_padded = boxes_with_neighbours(det, cv2.cvtColor(padded, cv2.COLOR_BGR2GRAY))
     real = []
     scenes = [scene(faces[:4], 640, 480, 120), scene(faces[:30], 1920, 1080, 150)]
     scenes += [scene(faces[k * 4 : k * 4 + 4], 640, 480, px) for k, px in enumerate((50, 70, 90, 120, 150))]
     for img, truth in scenes:
-        for box, n in boxes_with_neighbours(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)):
+        for box, n in boxes_with_neighbours(det, cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)):
             if any(iou(box, t) >= 0.3 for t in truth):
                 real.append(n)
     return {

@@ -28,24 +28,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.engine_bench import _astronaut, detectable_faces, scene  # noqa: E402
+from benchmarks.engine_bench import _astronaut, boxes_with_neighbours, detectable_faces, scene  # noqa: E402
 from fer_app.detect import iou  # noqa: E402
 from fer_app.pipeline import default_live_detector, default_still_detector  # noqa: E402
 
 FALSE_BOX = (344, 114, 123, 123)
-
-
-def boxes_with_neighbours(det, grey: np.ndarray) -> list[tuple[tuple, int]]:
-    h, w = grey.shape
-    scale = det.working_scale(w)
-    if scale < 1.0:
-        grey = cv2.resize(grey, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
-        scale = grey.shape[1] / w
-    side = max(24, round(det.min_face * scale))
-    found, counts = det._cascade.detectMultiScale2(
-        grey, scaleFactor=det.scale_factor, minNeighbors=det.min_neighbors, minSize=(side, side)
-    )
-    return [(tuple(round(v / scale) for v in b), int(n)) for b, n in zip(found, counts)]
 
 
 _EYES = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_eye.xml")
