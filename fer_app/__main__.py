@@ -36,7 +36,7 @@ def _run_train(args) -> int:
 
 
 def _add_evaluate(sub) -> None:
-    from fer_app.training.evaluate import TTA_MODES
+    from fer_app.ensemble import TTA_MODES
 
     p = sub.add_parser("evaluate", help="accuracy, macro-F1, per-class figures and confusion matrix of a model")
     p.add_argument("--data", required=True, help="folder of <class>/*.png|jpg, or a fer2013.csv")

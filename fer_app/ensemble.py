@@ -61,7 +61,6 @@ class EnsembleClassifier:
         if tta not in TTA_MODES:
             raise ModelError(f"unknown TTA mode {tta!r}: choose from {', '.join(TTA_MODES)}")
         self.members = [EmotionClassifier(p, threads=threads) for p in model_paths]
-        self.model_path = Path(model_paths[0]).parent
         self.tta = tta
         self.temperature = temperature
 

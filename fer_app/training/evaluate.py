@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_app.ensemble import TTA_MODES, tta_views  # noqa: F401 (TTA_MODES: the CLI's choices)
+from fer_app.ensemble import tta_views
 from fer_app.labels import EMOTIONS, NUM_CLASSES
 from fer_app.preprocess import to_model_input
 

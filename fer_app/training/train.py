@@ -60,6 +60,7 @@ def train(config: TrainConfig) -> dict:
     import keras
 
     from fer_app.training.architectures import build
+    from fer_app.training.export import load_keras
     from fer_app.training.loop import AugmentedBatches, EpochSchedule
     from fer_app.training.report import plot_curves
 
@@ -84,11 +85,11 @@ def train(config: TrainConfig) -> dict:
     print(f"train: {len(y_train)} images from {config.data}; val: {len(validation[1]) if validation else 'none'}"
           f"; backend {keras.backend.backend()}")
 
-    teachers = [_load_model(p) for p in config.teachers.split(",") if p]
+    teachers = [load_keras(p) for p in config.teachers.split(",") if p]
     batches = AugmentedBatches(x_train, y_train, config, teachers)
     model = build(config.arch)
     if config.init:
-        model.set_weights(_load_model(config.init).get_weights())
+        model.set_weights(load_keras(config.init).get_weights())
     model.compile(
         optimizer=_optimizer(config),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
@@ -134,12 +135,6 @@ def train(config: TrainConfig) -> dict:
     print(f"best val accuracy {best:.4f} at epoch {summary['best_epoch']}" if best is not None else
           f"{summary['epochs_done']} epochs, no validation", f"; model: {out / 'best.keras'}")
     return summary
-
-
-def _load_model(path: str):
-    from fer_app.training.export import load_keras
-
-    return load_keras(path)
 
 
 def _check_run_folder(out: Path, config: TrainConfig) -> None:
