@@ -125,3 +125,92 @@ def test_distilled_run_without_validation_follows_its_time_budget(trained_run, s
                  "--epochs", "6", "--batch-size", "16", "--steps-per-epoch", "4", "--warmup-epochs", "1",
                  "--teachers", str(out / "best.keras"), "--time-budget", "0.001")
     assert again.returncode == 0 and "already finished" in again.stdout
+
+
+def _soft_file(path, files, probs, source="test"):
+    from fer_app.training import soft_targets
+
+    soft_targets.save(path, files, np.asarray(probs, dtype=np.float32), source)
+    return path
+
+
+def test_soft_targets_are_matched_by_file_name_and_refused_when_they_do_not_fit(tmp_path):
+    from fer_app.errors import DatasetError
+    from fer_app.training import soft_targets
+
+    files = ("angry/a.png", "happy/b.png", "sad/c.png")
+    eye = np.eye(len(EMOTIONS))
+    # Stored in another order than the training data's: rows follow the names, not the positions.
+    path = _soft_file(tmp_path / "soft.npz", list(reversed(files)), [eye[4], eye[3], eye[0]])
+    np.testing.assert_array_equal(soft_targets.aligned(path, files, 3), [eye[0], eye[3], eye[4]])
+    np.testing.assert_array_equal(soft_targets.aligned(path, files, 2), [eye[0], eye[3]])  # --limit
+    with pytest.raises(DatasetError, match=r"no soft targets for 1 of the 4 training images \(e.g. fear/d.png\)"):
+        soft_targets.aligned(path, (*files, "fear/d.png"), 4)
+    with pytest.raises(DatasetError, match="needs the training data as a folder"):
+        soft_targets.aligned(path, None, 3)  # a fer2013.csv has no file names
+    with pytest.raises(DatasetError, match="sum to 1"):
+        _soft_file(tmp_path / "bad.npz", files, [eye[0], eye[0] * 2, eye[1]])
+    with pytest.raises(DatasetError, match="not found"):
+        soft_targets.aligned(tmp_path / "none.npz", files, 3)
+
+
+def test_training_follows_the_soft_targets_of_its_file(small_data, tmp_path):
+    """Every face's soft target says 'happy' and gets the whole target: the trained model answers happy for all."""
+    from fer_app.classify import EmotionClassifier
+    from fer_app.training import data
+
+    train_dir, _ = small_data
+    train_set = data.load(train_dir, cache_dir=str(tmp_path / "cache"))
+    assert train_set.files is not None and len(set(train_set.labels)) == len(EMOTIONS)
+    happy = np.eye(len(EMOTIONS))[EMOTIONS.index("happy")]
+    soft = _soft_file(tmp_path / "happy.npz", train_set.files, np.tile(happy, (len(train_set), 1)))
+    out = tmp_path / "run"
+    args = ["train", "--arch", "vgg_fast", "--data", str(train_dir), "--val", "", "--out", str(out), "--epochs", "2",
+            "--batch-size", "16", "--steps-per-epoch", "8", "--warmup-epochs", "0", "--lr", "0.003",
+            "--label-smoothing", "0", "--soft-targets", str(soft), "--kd-weight", "1"]
+    run = _cli(*args)
+    assert run.returncode == 0, run.stdout + run.stderr
+    exported = _cli("export", "--model", str(out / "best.keras"))
+    assert exported.returncode == 0, exported.stderr
+    predicted = EmotionClassifier(out / "best.onnx").predict(train_set.images).argmax(axis=1)
+    assert (predicted == EMOTIONS.index("happy")).all()
+
+    # A file made for other images, or together with teachers, is refused before any training.
+    other = _soft_file(tmp_path / "other.npz", [f"x/{name}" for name in train_set.files], np.tile(happy, (len(train_set), 1)))
+    for extra, message in ((["--out", str(tmp_path / "r2"), "--soft-targets", str(other)], "no soft targets for 210 of the 210"),
+                           (["--out", str(tmp_path / "r3"), "--teachers", str(out / "best.keras")], "choose one")):
+        refused = _cli(*args, *extra)
+        assert refused.returncode == 2 and message in refused.stderr and "Traceback" not in refused.stderr, refused.stderr
+
+
+def test_soft_target_script_maps_ferplus_votes_and_runs_the_ensemble(small_data, tmp_path):
+    from fer_app.training import data, soft_targets
+
+    train_dir, _ = small_data
+    names = sorted(p.relative_to(train_dir).as_posix() for p in train_dir.glob("*/*.png"))
+    first, second = names[0], names[-1]  # an angry face and a surprised one
+    votes = tmp_path / "votes.csv"
+    header = "split,class,file,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF"
+    rel = os.path.relpath(train_dir, tmp_path)
+    votes.write_text(f"{header}\ntrain,angry,{rel}/{first},1,0,2,0,6,0,0,1,0,0\n"
+                     f"train,surprise,{rel}/{second},0,0,0,0,0,0,0,3,2,5\n")
+    script = [sys.executable, "scripts/soft_targets.py", "--data", str(train_dir)]
+    env = dict(os.environ, FER_APP_CACHE=str(tmp_path / "cache"))
+    run = subprocess.run([*script, "--ferplus", str(votes), "--out", str(tmp_path / "fp.npz")],
+                         capture_output=True, text=True, timeout=300, env=env)
+    assert run.returncode == 0, run.stderr
+    index, probs, source = soft_targets.load(tmp_path / "fp.npz")
+    assert sorted(index) == names and "FER+" in source
+    # neutral 1, surprise 2, anger 6 of 9 usable votes (contempt dropped), in FER2013's class order.
+    np.testing.assert_allclose(probs[index[first]], np.array([6, 0, 0, 0, 0, 2, 1]) / 9, atol=1e-6)
+    # Only contempt, unknown and not-a-face votes, or no votes at all: the label.
+    np.testing.assert_array_equal(probs[index[second]], np.eye(len(EMOTIONS))[EMOTIONS.index("surprise")])
+    np.testing.assert_array_equal(probs[index[names[1]]], np.eye(len(EMOTIONS))[EMOTIONS.index("angry")])
+
+    run = subprocess.run([*script, "--ensemble", "--limit", "40", "--out", str(tmp_path / "ens.npz")],
+                         capture_output=True, text=True, timeout=300, env=env)
+    assert run.returncode == 0, run.stderr
+    index, probs, source = soft_targets.load(tmp_path / "ens.npz")
+    assert len(index) == 40 and "ensemble" in source
+    labels = data.load(train_dir, cache_dir=str(tmp_path / "cache")).labels[:40]
+    assert probs.max(axis=1).min() < 1 and np.mean(probs.argmax(axis=1) == labels) > 0.5  # soft, and mostly right

@@ -31,6 +31,7 @@ class Dataset:
     images: np.ndarray  # (N, 48, 48) uint8
     labels: np.ndarray  # (N,) int64, FER2013 indices
     source: str
+    files: tuple[str, ...] | None = None  # a folder's images, relative to it ("angry/Training_1.png"), in order
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -142,10 +143,11 @@ def class_index_or_none(name: str) -> int | None:
 
 def load_folder(root: Path, cache_dir: str | None = None) -> Dataset:
     files = _list_folder(root)
+    names = tuple(file.relative_to(root).as_posix() for file, _ in files)
     cache = _cache_path(root, files, cache_dir)
     if cache.exists():
         with np.load(cache) as data:
-            return Dataset(data["images"], data["labels"], str(root))
+            return Dataset(data["images"], data["labels"], str(root), names)
     images = np.empty((len(files), INPUT_SIZE, INPUT_SIZE), dtype=np.uint8)
     for i, (file, _) in enumerate(files):
         images[i] = _read_face(file)
@@ -154,7 +156,7 @@ def load_folder(root: Path, cache_dir: str | None = None) -> Dataset:
     tmp = cache.with_suffix(".tmp.npz")
     np.savez(tmp, images=images, labels=labels)
     tmp.replace(cache)
-    return Dataset(images, labels, str(root))
+    return Dataset(images, labels, str(root), names)
 
 
 def _read_face(file: Path) -> np.ndarray:

@@ -23,13 +23,16 @@ class AugmentedBatches(keras.utils.PyDataset):
     """Shuffled, augmented training batches, prepared by `config.workers` threads.
 
     With teachers, each target mixes the one-hot label with the teachers' mean
-    probabilities for the same augmented faces (knowledge distillation).
-    Batch contents depend only on the seed, the epoch and the batch index.
+    probabilities for the same augmented faces (knowledge distillation); with
+    `soft` ((N, 7) rows aligned with `images`, from --soft-targets), with each
+    image's precomputed row instead. Batch contents depend only on the seed,
+    the epoch and the batch index.
     """
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray, config, teachers: list):
+    def __init__(self, images: np.ndarray, labels: np.ndarray, config, teachers: list, soft: np.ndarray | None = None):
         super().__init__(workers=config.workers, use_multiprocessing=False, max_queue_size=16)
         self.images, self.labels, self.config, self.teachers = images, labels, config, teachers
+        self.soft = soft
         self.steps = config.steps_per_epoch or int(np.ceil(len(labels) / config.batch_size))
         self.round = 0
         self.order = self._shuffled()
@@ -51,6 +54,8 @@ class AugmentedBatches(keras.utils.PyDataset):
             with self.teacher_lock:
                 soft = np.mean([np.asarray(t.predict_on_batch(x)) for t in self.teachers], axis=0)
             y = (1 - c.kd_weight) * y + c.kd_weight * soft
+        elif self.soft is not None:
+            y = (1 - c.kd_weight) * y + c.kd_weight * self.soft[picked]
         return x, y
 
     def on_epoch_end(self) -> None:

@@ -20,6 +20,7 @@ from fer_app.errors import FerError
 from fer_app.labels import NUM_CLASSES
 from fer_app.preprocess import to_model_input
 from fer_app.training import data as fer_data
+from fer_app.training import soft_targets
 
 
 @dataclass
@@ -45,7 +46,8 @@ class TrainConfig:
     seed: int = 1
     init: str = ""  # start from this .keras model's weights (fine-tuning); "" = random
     teachers: str = ""  # comma-separated .keras models: distil their averaged probabilities
-    kd_weight: float = 0.7  # with teachers: the teachers' share of the target, the label has the rest
+    soft_targets: str = ""  # .npz of per-image probabilities (scripts/soft_targets.py), mixed in like teachers' ones
+    kd_weight: float = 0.7  # with teachers or soft targets: their share of the target, the label has the rest
     time_budget: float = 0.0  # minutes: after epoch 2, cut --epochs to what fits (the schedule follows); 0 = off
     workers: int = 2  # threads preparing batches
     limit: int = 0  # use only the first N training images (smoke tests); 0 = all
@@ -85,8 +87,11 @@ def train(config: TrainConfig) -> dict:
     print(f"train: {len(y_train)} images from {config.data}; val: {len(validation[1]) if validation else 'none'}"
           f"; backend {keras.backend.backend()}")
 
+    if config.teachers and config.soft_targets:
+        raise FerError("--teachers and --soft-targets both set the soft part of the target: choose one")
     teachers = [load_keras(p) for p in config.teachers.split(",") if p]
-    batches = AugmentedBatches(x_train, y_train, config, teachers)
+    soft = soft_targets.aligned(config.soft_targets, train_set.files, len(y_train)) if config.soft_targets else None
+    batches = AugmentedBatches(x_train, y_train, config, teachers, soft)
     model = build(config.arch)
     if config.init:
         model.set_weights(load_keras(config.init).get_weights())
