@@ -7,6 +7,7 @@ PORT ?= 8501
 .PHONY: run test test-fast load lint chromium clean model
 
 run: $(VENV)/.runtime
+	@echo "The app starts at http://localhost:$(PORT) (Ctrl+C stops it)."
 	$(PY) -m streamlit run streamlit_app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
 test: $(VENV)/.dev chromium

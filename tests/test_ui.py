@@ -118,3 +118,29 @@ def test_a_missing_model_is_one_clear_line_not_a_traceback(app, monkeypatch, tmp
     app.checkbox(key="live_consent").check().run()
     assert not app.exception
     assert any("missing.onnx: model file not found" in e.value for e in app.error)
+
+
+def test_starting_as_deployed_makes_no_lookup_of_the_public_address(monkeypatch):
+    """Headless on 0.0.0.0, Streamlit's banner would ask checkip.amazonaws.com for the public IP."""
+    from streamlit import config, net_util
+    from streamlit.web import bootstrap
+
+    monkeypatch.chdir(ROOT)
+    lookups = []
+    monkeypatch.setattr(net_util, "_make_blocking_http_get", lambda url, timeout: lookups.append(url))
+    monkeypatch.setattr(net_util, "_external_ip", None)
+    keys = ("server.headless", "server.address", "logger.hideWelcomeMessage")
+    saved = {key: (config.get_option(key), config.get_where_defined(key)) for key in keys}
+    try:
+        config.get_config_options(force_reparse=True)  # reads .streamlit/config.toml from the app folder
+        config.set_option("server.address", "0.0.0.0", where_defined="command-line")  # as the Procfile and Dockerfile do
+        assert config.get_option("server.headless") is True
+        bootstrap._print_url(is_running_hello=False)
+        assert lookups == []
+
+        config.set_option("logger.hideWelcomeMessage", False, where_defined="command-line")
+        bootstrap._print_url(is_running_hello=False)
+        assert lookups, "the check above would not have seen a lookup"
+    finally:
+        for key, (value, where) in saved.items():
+            config.set_option(key, value, where_defined=where)
