@@ -26,6 +26,7 @@ RUN useradd --create-home --uid 1000 app
 USER app
 
 EXPOSE 8501
-HEALTHCHECK --interval=30s --timeout=5s --start-period=20s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=4)"
+# Shell form, so the check follows $PORT like the server does (a fixed 8501 marks a $PORT container unhealthy).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:${PORT:-8501}/_stcore/health', timeout=4)"
 # $PORT is honoured where the platform sets it (Heroku container stack, Cloud Run); 8501 otherwise.
 CMD ["sh", "-c", "exec streamlit run streamlit_app.py --server.port ${PORT:-8501} --server.address 0.0.0.0 --server.headless true --browser.gatherUsageStats false"]
