@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
 CHROMIUM = os.environ.get("FER_CHROMIUM", "/usr/bin/chromium")
 WEBRTC_IFRAME = 'iframe[title="streamlit_webrtc.component.webrtc_streamer"]'
-FER_VAL = ROOT.parent / "shared" / "datasets" / "fer2013" / "val"
+FER_VAL = Path(os.environ.get("FER2013_DIR", ROOT.parent / "shared" / "datasets" / "fer2013")) / "val"
 
 
 def pytest_configure(config):
@@ -290,10 +290,3 @@ def write_face_video(path: Path, seconds: float = 4.0, fps: int = 15) -> Path:
 def upload(page, tab: str, path: Path) -> None:
     panel = page.get_by_role("tabpanel", name=tab)
     panel.get_by_test_id("stFileUploader").locator('input[type="file"]').set_input_files(str(path))
-
-
-def fer_image(emotion: str = "happy", index: int = 0) -> Path:
-    files = sorted((FER_VAL / emotion).glob("*.png"))
-    if not files:
-        pytest.fail(f"no FER2013 validation images under {FER_VAL / emotion}")
-    return files[index]
