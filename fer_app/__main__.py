@@ -45,6 +45,8 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--tta", choices=TTA_MODES, default="none", help="test-time augmentation (default: none)")
     p.add_argument("--accurate", action="store_true",
                    help="evaluate the accurate mode (models/accurate: an ensemble with its own TTA) instead of --model")
+    p.add_argument("--exclude-seen", metavar="DATA",
+                   help="leave out the images whose pixels equal one in DATA (e.g. the training folder)")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     p.add_argument("--plot", default="confusion_matrix.png", help="where to write the confusion-matrix PNG ('' for none)")
     p.set_defaults(func=_run_evaluate)
@@ -57,6 +59,9 @@ def _run_evaluate(args) -> int:
     from fer_app.training import data, evaluate
 
     dataset = data.load(args.data, usage=args.usage)
+    excluded = None
+    if args.exclude_seen:
+        dataset, excluded = data.without_images_in(dataset, data.load(args.exclude_seen))
     if args.accurate:
         if args.model or args.tta != "none":
             raise FerError("--accurate evaluates the shipped ensemble with its own TTA: leave out --model and --tta")
@@ -69,6 +74,8 @@ def _run_evaluate(args) -> int:
         predictors = [evaluate.load_predictor(m) for m in models]
     probs = evaluate.predict_probabilities(predictors, dataset.images, args.tta)
     result = {"data": dataset.source, "usage": args.usage, "models": models, "tta": args.tta}
+    if excluded is not None:
+        result |= {"excluded_seen_in": args.exclude_seen, "excluded": excluded}
     result |= evaluate.metrics(dataset.labels, probs)
     if args.plot:
         from fer_app.labels import EMOTIONS

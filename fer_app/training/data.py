@@ -187,3 +187,15 @@ def data_checksum(dataset: Dataset) -> str:
     digest = hashlib.sha256(dataset.images.tobytes())
     digest.update(dataset.labels.tobytes())
     return digest.hexdigest()
+
+
+def without_images_in(dataset: Dataset, reference: Dataset) -> tuple[Dataset, int]:
+    """`dataset` less the images whose pixels equal an image of `reference`, and how many went.
+
+    FER2013 holds exact duplicates across its splits (280 PublicTest faces are pixel-identical to
+    Training faces): a model may have learnt those answers, so they flatter a validation figure."""
+    seen = {image.tobytes() for image in reference.images}
+    keep = np.array([image.tobytes() not in seen for image in dataset.images], dtype=bool)
+    files = tuple(f for f, k in zip(dataset.files, keep) if k) if dataset.files is not None else None
+    kept = Dataset(dataset.images[keep], dataset.labels[keep], dataset.source, files)
+    return kept, int((~keep).sum())

@@ -90,6 +90,7 @@ def expected_calibration_error(labels: np.ndarray, probs: np.ndarray, bins: int 
 def format_report(result: dict) -> str:
     lines = [
         f"data: {result['data']}  models: {', '.join(result['models'])}  tta: {result['tta']}",
+        *([f"left out {result['excluded']} images identical to one in {result['excluded_seen_in']}"] if "excluded" in result else []),
         f"n = {result['n']}   accuracy = {result['accuracy']:.4f}   macro-F1 = {result['macro_f1']:.4f}   ECE = {result['ece']:.4f}",
         "",
         f"{'class':<10}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}",
