@@ -10,6 +10,8 @@ from dataclasses import fields
 from fer_app import analyze_cli
 from fer_app.errors import FerError
 
+SHARED_TRAIN = "../shared/datasets/fer2013/train"
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
@@ -125,6 +127,8 @@ def _add_card(sub) -> None:
     p.add_argument("--keras", required=True, help="the .keras model")
     p.add_argument("--onnx", required=True, help="the exported .onnx model")
     p.add_argument("--val", default="../shared/datasets/fer2013/val", help="validation folder or CSV")
+    p.add_argument("--train", help="the training data, to also report accuracy without its copies in --val "
+                                    f"(default: {SHARED_TRAIN} where it exists; '' to skip)")
     p.add_argument("--command", required=True, help="the training command, as the card should quote it")
     p.add_argument("--out", default="models", help="folder for card.json and card.md")
     p.add_argument("--machine", default="", help="where it was trained (default: this machine, CPU)")
@@ -140,6 +144,9 @@ def _run_card(args) -> int:
     dataset = data.load(args.val)
     probs = evaluate.predict_probabilities([evaluate.load_predictor(args.onnx)], dataset.images)
     result = {"data": args.val} | evaluate.metrics(dataset.labels, probs)
+    train = SHARED_TRAIN if args.train is None and Path(SHARED_TRAIN).is_dir() else args.train
+    if train:
+        result["unseen"] = card.unseen_validation(dataset, probs, train, Path(args.onnx).name)
     out = Path(args.out)
     extras = {}
     for key, path in (("accurate", out / "accurate" / "ensemble.json"), ("candidates", out / "candidates.json")):

@@ -75,14 +75,16 @@ class EnsembleClassifier:
         return apply_temperature((total / (len(self.members) * len(views))).astype(np.float32), self.temperature)
 
 
-def accurate_classifier(manifest: str | Path = ACCURATE_MANIFEST, threads: int = 1) -> EnsembleClassifier:
-    """The shipped accurate mode, as described by its manifest."""
+def accurate_classifier(manifest: str | Path = ACCURATE_MANIFEST, threads: int = 1,
+                        tta: str | None = None, temperature: float | None = None) -> EnsembleClassifier:
+    """The shipped accurate mode, as described by its manifest; `tta` and `temperature` override the manifest's."""
     manifest = Path(manifest)
     if not manifest.exists():
         raise ModelError(f"{manifest}: the accurate mode's manifest is missing")
     spec = json.loads(manifest.read_text())
     paths = [manifest.parent / name for name in spec["models"]]
-    return EnsembleClassifier(paths, tta=spec.get("tta", "none"), temperature=spec.get("temperature", 1.0), threads=threads)
+    return EnsembleClassifier(paths, tta=tta or spec.get("tta", "none"),
+                              temperature=spec.get("temperature", 1.0) if temperature is None else temperature, threads=threads)
 
 
 def fit_temperature(labels: np.ndarray, probs: np.ndarray) -> float:

@@ -27,7 +27,7 @@ healthcheck() {  # container
     # docker has no 'healthcheck run': run the image's own HEALTHCHECK command instead.
     local test_cmd
     test_cmd=$($ENGINE inspect "$1" --format '{{range $i, $a := .Config.Healthcheck.Test}}{{if $i}}{{$a}} {{end}}{{end}}')
-    [ "$ENGINE" = docker ] && $ENGINE exec "$1" sh -c "${test_cmd#CMD-SHELL }"
+    [ "$ENGINE" = docker ] && $ENGINE exec "$1" sh -c "$test_cmd"
 }
 
 work=$(mktemp -d)

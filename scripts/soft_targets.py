@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_app.ensemble import ACCURATE_MANIFEST, TTA_MODES, EnsembleClassifier
+from fer_app.ensemble import ACCURATE_MANIFEST, TTA_MODES, accurate_classifier
 from fer_app.errors import FerError
 from fer_app.labels import NUM_CLASSES
 from fer_app.training import data as fer_data
@@ -37,8 +36,7 @@ FERPLUS_TO_FER2013 = {"anger": 0, "disgust": 1, "fear": 2, "happiness": 3, "sadn
 
 def ensemble_probs(faces: np.ndarray, manifest: Path, tta: str, temperature: float, threads: int, chunk: int = 512) -> np.ndarray:
     """The manifest's models on every face (with `tta`), `threads` chunks at a time, one runtime thread each."""
-    spec = json.loads(manifest.read_text())
-    classifier = EnsembleClassifier([manifest.parent / m for m in spec["models"]], tta=tta, temperature=temperature, threads=1)
+    classifier = accurate_classifier(manifest, threads=1, tta=tta, temperature=temperature)
     starts = range(0, len(faces), chunk)
     out = np.zeros((len(faces), NUM_CLASSES), dtype=np.float32)
     start = time.time()

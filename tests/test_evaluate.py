@@ -110,3 +110,13 @@ def test_evaluate_can_leave_out_the_validation_faces_that_are_copies_of_training
     assert sum(c["support"] for c in unseen["per_class"].values()) == 3309
     # copies it was trained on are easier for it than the rest: leaving them out lowers the figure
     assert unseen["accuracy"] < full["accuracy"]
+
+    # The model card's figure is the same measurement.
+    from fer_app.training import card, data, evaluate
+
+    val = data.load(fer2013 / "val")
+    probs = evaluate.predict_probabilities([evaluate.load_predictor(DEFAULT_MODEL)], val.images)
+    figures = card.unseen_validation(val, probs, str(fer2013 / "train"), DEFAULT_MODEL.name)
+    assert (figures["excluded"], figures["n"]) == (280, 3309)
+    assert abs(figures["accuracy"] - unseen["accuracy"]) < 1e-4
+    assert figures["accuracy_on_copies"] > figures["accuracy"]

@@ -189,13 +189,17 @@ def data_checksum(dataset: Dataset) -> str:
     return digest.hexdigest()
 
 
-def without_images_in(dataset: Dataset, reference: Dataset) -> tuple[Dataset, int]:
-    """`dataset` less the images whose pixels equal an image of `reference`, and how many went.
+def seen_in(dataset: Dataset, reference: Dataset) -> np.ndarray:
+    """For each image of `dataset`, whether an image of `reference` has exactly its pixels.
 
     FER2013 holds exact duplicates across its splits (280 PublicTest faces are pixel-identical to
     Training faces): a model may have learnt those answers, so they flatter a validation figure."""
     seen = {image.tobytes() for image in reference.images}
-    keep = np.array([image.tobytes() not in seen for image in dataset.images], dtype=bool)
+    return np.array([image.tobytes() in seen for image in dataset.images], dtype=bool)
+
+
+def without_images_in(dataset: Dataset, reference: Dataset) -> tuple[Dataset, int]:
+    """`dataset` less the images `seen_in` `reference`, and how many went."""
+    keep = ~seen_in(dataset, reference)
     files = tuple(f for f, k in zip(dataset.files, keep) if k) if dataset.files is not None else None
-    kept = Dataset(dataset.images[keep], dataset.labels[keep], dataset.source, files)
-    return kept, int((~keep).sum())
+    return Dataset(dataset.images[keep], dataset.labels[keep], dataset.source, files), int((~keep).sum())

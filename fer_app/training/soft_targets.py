@@ -17,11 +17,10 @@ from fer_app.labels import NUM_CLASSES
 
 
 def save(path: str | Path, files: list[str] | tuple[str, ...], probs: np.ndarray, source: str) -> None:
-    probs = np.asarray(probs, dtype=np.float32)
-    _check(Path(path), np.asarray(files, dtype=str), probs)
-    path = Path(path)
+    path, files, probs = Path(path), np.asarray(files, dtype=str), np.asarray(probs, dtype=np.float32)
+    _check(path, files, probs)
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, files=np.asarray(files, dtype=str), probs=probs, source=np.asarray(source))
+    np.savez_compressed(path, files=files, probs=probs, source=np.asarray(source))
 
 
 def load(path: str | Path) -> tuple[dict[str, int], np.ndarray, str]:

@@ -24,7 +24,6 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
 CHROMIUM = os.environ.get("FER_CHROMIUM", "/usr/bin/chromium")
 WEBRTC_IFRAME = 'iframe[title="streamlit_webrtc.component.webrtc_streamer"]'
-FER_VAL = Path(os.environ.get("FER2013_DIR", ROOT.parent / "shared" / "datasets" / "fer2013")) / "val"
 
 
 def pytest_configure(config):

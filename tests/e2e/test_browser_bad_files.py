@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import os
 
-import pytest
-
-from tests.e2e.conftest import FER_VAL, open_tab, upload, write_face_video
-
-# A FER2013 validation face (48x48 grey) in which the still detector finds the face.
-FER_FACE = FER_VAL / "happy" / "PublicTest_10181609.png"
+from tests.e2e.conftest import open_tab, upload, write_face_video
 
 
-def test_bad_photo_then_good_photo(page, tmp_path, artifacts):
-    if not FER_FACE.is_file():
-        pytest.skip(f"FER2013 not found at {FER_VAL.parent} (set FER2013_DIR)")
+def test_bad_photo_then_good_photo(fer2013, page, tmp_path, artifacts):
+    # A FER2013 validation face (48x48 grey) in which the still detector finds the face.
+    fer_face = fer2013 / "val" / "happy" / "PublicTest_10181609.png"
     bad = tmp_path / "holiday.jpg"
     bad.write_bytes(os.urandom(4096))
     open_tab(page, "Photo")
@@ -26,8 +21,8 @@ def test_bad_photo_then_good_photo(page, tmp_path, artifacts):
     assert panel.get_by_test_id("stImage").count() == 0
     page.screenshot(path=str(artifacts / "bad-photo.png"), full_page=True)
 
-    upload(page, "Photo", FER_FACE)
-    page.get_by_text(f"{FER_FACE.name}: 1 face found").wait_for()
+    upload(page, "Photo", fer_face)
+    page.get_by_text(f"{fer_face.name}: 1 face found").wait_for()
     panel.get_by_test_id("stImage").wait_for()
     assert panel.get_by_test_id("stAlert").filter(has_text="holiday.jpg").count() == 0
     panel.locator(".js-plotly-plot").first.wait_for()
