@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_app.preprocess import to_model_input
-from fer_app.training.augment import augment_batch, random_erasing
+from fer_app.training.augment import augment_batch, mix_batch, random_erasing
 
 
 def _load_script(name: str):
@@ -46,6 +46,33 @@ def test_random_erasing_blanks_one_rectangle_per_chosen_face(val_faces):
         assert rows.size > 0
         box = (rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1)
         assert 0.02 * 48 * 48 * 0.5 <= box <= 0.2 * 48 * 48 * 1.2
+
+
+def test_cutmix_pastes_one_box_of_the_partner_face_and_weighs_it_by_area(val_faces):
+    faces = to_model_input(val_faces.images[:32])
+    for seed in range(5):
+        mixed, partner, lam = mix_batch(faces, np.random.default_rng(seed), cutmix_alpha=1.0)
+        assert sorted(partner) == list(range(32)) and 0.0 <= lam <= 1.0
+        pasted = (mixed != faces)[..., 0] & (mixed == faces[partner])[..., 0]
+        kept = (mixed == faces)[..., 0]
+        assert np.all(pasted | kept)  # every pixel is the face's own or its partner's
+        rows, cols = np.nonzero(pasted.any(axis=0))
+        if rows.size:  # one box, the same for the whole batch, whose area sets lam
+            box = (rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1)
+            assert box <= (1 - lam) * 48 * 48 + 1e-6
+            assert abs((1 - lam) * 48 * 48 - box) <= 2 * 48  # a box edge may coincide with equal pixels
+
+
+def test_mixup_blends_each_face_with_its_partner(val_faces):
+    faces = to_model_input(val_faces.images[:32])
+    mixed, partner, lam = mix_batch(faces, np.random.default_rng(3), mixup_alpha=0.4)
+    assert 0.0 < lam < 1.0 and mixed.dtype == np.float32
+    np.testing.assert_allclose(mixed, lam * faces + (1 - lam) * faces[partner], atol=1e-3)
+    same, _, one = mix_batch(faces, np.random.default_rng(3))
+    assert same is faces and one == 1.0  # neither alpha: nothing mixed
+    kinds = {"cutmix" if np.array_equal(np.round(m), m) else "mixup"
+             for m in (mix_batch(faces, np.random.default_rng(s), 0.4, 1.0)[0] for s in range(12))}
+    assert kinds == {"mixup", "cutmix"}  # with both, batches use either
 
 
 def test_packed_data_unpacks_to_the_same_pixels(val_faces, tmp_path):

@@ -155,7 +155,8 @@ def test_soft_targets_are_matched_by_file_name_and_refused_when_they_do_not_fit(
 
 
 def test_training_follows_the_soft_targets_of_its_file(small_data, tmp_path):
-    """Every face's soft target says 'happy' and gets the whole target: the trained model answers happy for all."""
+    """Every face's soft target says 'happy' and gets the whole target (CutMix too mixes happy with happy):
+    the trained model answers happy for all."""
     from fer_app.classify import EmotionClassifier
     from fer_app.training import data
 
@@ -167,7 +168,7 @@ def test_training_follows_the_soft_targets_of_its_file(small_data, tmp_path):
     out = tmp_path / "run"
     args = ["train", "--arch", "vgg_fast", "--data", str(train_dir), "--val", "", "--out", str(out), "--epochs", "2",
             "--batch-size", "16", "--steps-per-epoch", "8", "--warmup-epochs", "0", "--lr", "0.003",
-            "--label-smoothing", "0", "--soft-targets", str(soft), "--kd-weight", "1"]
+            "--label-smoothing", "0", "--soft-targets", str(soft), "--kd-weight", "1", "--cutmix", "1"]
     run = _cli(*args)
     assert run.returncode == 0, run.stdout + run.stderr
     exported = _cli("export", "--model", str(out / "best.keras"))
@@ -214,3 +215,31 @@ def test_soft_target_script_maps_ferplus_votes_and_runs_the_ensemble(small_data,
     assert len(index) == 40 and "ensemble" in source
     labels = data.load(train_dir, cache_dir=str(tmp_path / "cache")).labels[:40]
     assert probs.max(axis=1).min() < 1 and np.mean(probs.argmax(axis=1) == labels) > 0.5  # soft, and mostly right
+
+
+def test_mixed_batches_mix_their_targets_in_the_same_pairs(val_faces):
+    """With CutMix and MixUp, every target is lam * own label + (1 - lam) * one partner's, lam shared by the batch."""
+    from types import SimpleNamespace
+
+    from fer_app.preprocess import to_model_input
+    from fer_app.training.loop import AugmentedBatches
+    from fer_app.training.train import TrainConfig
+
+    config = SimpleNamespace(**{**TrainConfig().__dict__, "batch_size": 64, "mixup": 0.4, "cutmix": 1.0, "workers": 1})
+    pick = np.random.default_rng(0).permutation(len(val_faces.labels))[:256]  # the folder is sorted by class
+    images, labels = to_model_input(val_faces.images[pick]), val_faces.labels[pick]
+    batches = AugmentedBatches(images, labels, config, teachers=[])
+    mixed = 0
+    for index in range(len(batches)):
+        x, y = batches[index]
+        assert x.shape == (64, 48, 48, 1) and y.shape == (64, 7)
+        np.testing.assert_allclose(y.sum(axis=1), 1.0, atol=1e-6)
+        own = y[np.arange(64), labels[batches.order[index * 64 : (index + 1) * 64]]]
+        shares = np.sort(y, axis=1)[:, -2:]  # the two largest entries of each row
+        assert np.all(shares[:, 0] + shares[:, 1] > 1 - 1e-6)  # at most two classes per target
+        two = shares[:, 0] > 1e-6
+        if two.any():  # one lam for the whole batch: the pairs split the target the same way
+            assert np.ptp(shares[two, 1]) < 1e-5
+            assert np.all(np.isclose(own[two], shares[two, 0]) | np.isclose(own[two], shares[two, 1]))
+            mixed += 1
+    assert mixed >= 2  # most batches mix faces of different classes

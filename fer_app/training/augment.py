@@ -58,3 +58,31 @@ def random_erasing(
         y0 = int(rng.integers(0, h - eh + 1))
         x0 = int(rng.integers(0, w - ew + 1))
         images[i, y0 : y0 + eh, x0 : x0 + ew] = rng.uniform(0.0, 255.0, (eh, ew) + images.shape[3:])
+
+
+def mix_batch(
+    images: np.ndarray, rng: np.random.Generator, mixup_alpha: float = 0.0, cutmix_alpha: float = 0.0
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """MixUp (Zhang et al. 2018) or CutMix (Yun et al. 2019) of a batch with a shuffled copy of itself.
+
+    Returns (mixed images, partner index of each image, lam): targets mix as
+    lam * own + (1 - lam) * partner's. With both alphas set, each batch uses
+    one of the two, chosen at random; with neither, the batch is returned as it was.
+    """
+    n, h, w = images.shape[:3]
+    kinds = [k for k, alpha in (("mixup", mixup_alpha), ("cutmix", cutmix_alpha)) if alpha > 0]
+    if not kinds or n < 2:
+        return images, np.arange(n), 1.0
+    kind = kinds[int(rng.integers(len(kinds)))]
+    partner = rng.permutation(n)
+    if kind == "mixup":
+        lam = float(rng.beta(mixup_alpha, mixup_alpha))
+        return lam * images + (1.0 - lam) * images[partner], partner, lam
+    # CutMix: a box covering about 1 - lam of the face, clipped at the edges; lam follows the clipped area.
+    cut = np.sqrt(1.0 - rng.beta(cutmix_alpha, cutmix_alpha))
+    cy, cx = int(rng.integers(h)), int(rng.integers(w))
+    y0, y1 = np.clip([cy - round(cut * h / 2), cy + round(cut * h / 2)], 0, h)
+    x0, x1 = np.clip([cx - round(cut * w / 2), cx + round(cut * w / 2)], 0, w)
+    mixed = images.copy()
+    mixed[:, y0:y1, x0:x1] = images[partner, y0:y1, x0:x1]
+    return mixed, partner, 1.0 - (y1 - y0) * (x1 - x0) / (h * w)

@@ -16,7 +16,7 @@ import keras
 import numpy as np
 
 from fer_app.labels import NUM_CLASSES
-from fer_app.training.augment import augment_batch
+from fer_app.training.augment import augment_batch, mix_batch
 
 
 class AugmentedBatches(keras.utils.PyDataset):
@@ -25,8 +25,9 @@ class AugmentedBatches(keras.utils.PyDataset):
     With teachers, each target mixes the one-hot label with the teachers' mean
     probabilities for the same augmented faces (knowledge distillation); with
     `soft` ((N, 7) rows aligned with `images`, from --soft-targets), with each
-    image's precomputed row instead. Batch contents depend only on the seed,
-    the epoch and the batch index.
+    image's precomputed row instead. With --mixup or --cutmix, faces and their
+    label (and precomputed) targets are mixed in pairs before the teachers see
+    them. Batch contents depend only on the seed, the epoch and the batch index.
     """
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, config, teachers: list, soft: np.ndarray | None = None):
@@ -49,14 +50,16 @@ class AugmentedBatches(keras.utils.PyDataset):
         rng = np.random.default_rng((c.seed, self.round, index))
         picked = np.take(self.order, np.arange(index * c.batch_size, (index + 1) * c.batch_size), mode="wrap")
         x = augment_batch(self.images[picked], rng, c.rotation, c.shift, c.zoom, c.erase_prob)
+        x, partner, lam = mix_batch(x, rng, c.mixup, c.cutmix)
         y = np.eye(NUM_CLASSES, dtype=np.float32)[self.labels[picked]]
-        if self.teachers:
+        if self.soft is not None:
+            y = (1 - c.kd_weight) * y + c.kd_weight * self.soft[picked]
+        y = lam * y + (1 - lam) * y[partner]
+        if self.teachers:  # the teachers see the same (mixed) faces as the student
             with self.teacher_lock:
                 soft = np.mean([np.asarray(t.predict_on_batch(x)) for t in self.teachers], axis=0)
             y = (1 - c.kd_weight) * y + c.kd_weight * soft
-        elif self.soft is not None:
-            y = (1 - c.kd_weight) * y + c.kd_weight * self.soft[picked]
-        return x, y
+        return x, y.astype(np.float32)
 
     def on_epoch_end(self) -> None:
         self.round += 1

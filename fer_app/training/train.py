@@ -42,6 +42,8 @@ class TrainConfig:
     zoom: float = 0.1
     shift: float = 0.1  # fraction of the width / height
     erase_prob: float = 0.5
+    mixup: float = 0.0  # Beta(a, a) of MixUp; 0 = off
+    cutmix: float = 0.0  # Beta(a, a) of CutMix; 0 = off (with both set, each batch uses one of them)
     patience: int = 0  # early stopping on val accuracy; 0 = off
     seed: int = 1
     init: str = ""  # start from this .keras model's weights (fine-tuning); "" = random
@@ -147,7 +149,8 @@ def _check_run_folder(out: Path, config: TrainConfig) -> None:
     settings = asdict(config)
     if run_file.exists():
         previous = json.loads(run_file.read_text())
-        changed = [k for k in settings if k not in RESUMABLE_FIELDS and previous.get(k) != settings[k]]
+        defaults = asdict(TrainConfig())  # settings added since the run started count as their defaults
+        changed = [k for k in settings if k not in RESUMABLE_FIELDS and previous.get(k, defaults[k]) != settings[k]]
         if changed:
             raise FerError(f"{out} holds a run with other settings ({', '.join(changed)}); use another --out to start a new run")
     out.mkdir(parents=True, exist_ok=True)
