@@ -2,14 +2,17 @@
 # The GPU recipe behind the shipped models (Keras 3 on JAX; no TensorFlow needed):
 # three teachers side by side, then three students distilled from the teachers' average.
 #
-#   scripts/gpu_pipeline.sh WORK TEACHER_MINUTES STUDENT_MINUTES
+#   scripts/gpu_pipeline.sh WORK TEACHER_MINUTES STUDENT_MINUTES [TRAIN FLAGS...]
 #
+# Train flags after the minutes go to every run (e.g. `--cutmix 1.0` or `--mixup 0.4`).
 # Reads .devdata/train.xz (scripts/pack_data.py pack) and writes one run folder per model
 # under WORK. Each run's epochs are set by its time budget (`--time-budget`); the number
 # it chose is in WORK/<run>/budget.json, so `python -m fer_app train ... --epochs N` with
 # the same flags repeats it on any machine. WORK/DONE appears at the end.
 set -u
 work=$1 teacher_min=$2 student_min=$3
+shift 3
+extra=("$@")
 mkdir -p "$work"
 export KERAS_BACKEND=${KERAS_BACKEND:-jax} XLA_PYTHON_CLIENT_PREALLOCATE=false PYTHONUNBUFFERED=1
 [ -f "$work/train.npz" ] || python3 scripts/pack_data.py unpack .devdata/train.xz "$work/train.npz"
@@ -17,7 +20,7 @@ export KERAS_BACKEND=${KERAS_BACKEND:-jax} XLA_PYTHON_CLIENT_PREALLOCATE=false P
 train() {
     local name=$1
     shift
-    python3 -m fer_app train --data "$work/train.npz" --val "" --epochs 400 --workers 3 --out "$work/$name" "$@" \
+    python3 -m fer_app train --data "$work/train.npz" --val "" --epochs 400 --workers 3 --out "$work/$name" "$@" "${extra[@]}" \
         > "$work/$name.log" 2>&1
 }
 
