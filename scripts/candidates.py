@@ -51,6 +51,10 @@ CANDIDATES = {
         last="67.54% (0.652, 0.052)")),
     "vgg_fast fine-tuned on ensemble targets, low rate (not shipped)": ("runs/ft_ens_lowlr", CPU_FINE_TUNE.format(
         minutes=13, epochs=12, targets="--ensemble", last="68.65% (0.664, 0.044)")),
+    "vgg_fast fine-tuned on ensemble targets with CutMix (not shipped)": ("runs/ft_ens_cutmix", CPU_FINE_TUNE.format(
+        minutes=13, epochs=16, targets="--ensemble", last="68.04% (0.651, 0.170)")),
+    "vgg_fast fine-tuned on ensemble targets with MixUp (not shipped)": ("runs/ft_ens_mixup", CPU_FINE_TUNE.format(
+        minutes=13, epochs=16, targets="--ensemble", last="67.40% (0.656, 0.111)")),
 }
 ENSEMBLES = {
     "3 teachers": ["vgg_wide, SGD (teacher)", "vgg_wide, AdamW (teacher)", "resnet, SGD (teacher)"],
