@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# pylibsrtp (aiortc, under streamlit-webrtc) crashes with SIGSEGV when its import comes after TensorFlow's
+# (`pytest tests/test_training.py tests/test_ui.py` died so); imported here, first, any set of tests runs in one process.
+import pylibsrtp  # noqa: F401
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
