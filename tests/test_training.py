@@ -243,3 +243,16 @@ def test_mixed_batches_mix_their_targets_in_the_same_pairs(val_faces):
             assert np.all(np.isclose(own[two], shares[two, 0]) | np.isclose(own[two], shares[two, 1]))
             mixed += 1
     assert mixed >= 2  # most batches mix faces of different classes
+
+
+def test_every_architecture_maps_faces_to_probabilities_and_resnet_slim_fits_the_live_limit(val_faces):
+    from fer_app.preprocess import to_model_input
+    from fer_app.training.architectures import ARCHITECTURES, build
+
+    faces = to_model_input(val_faces.images[:4])
+    for name in ARCHITECTURES:
+        model = build(name)
+        probs = np.asarray(model(faces, training=False))
+        assert probs.shape == (4, len(EMOTIONS)), name
+        np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5, err_msg=name)
+    assert build("resnet_slim").count_params() <= 2_000_000 < build("resnet").count_params()
