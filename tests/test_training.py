@@ -83,6 +83,15 @@ def test_finished_run_is_not_trained_again_and_other_settings_are_refused(traine
     assert changed.returncode == 2
     assert "other settings (lr)" in changed.stderr and "Traceback" not in changed.stderr
 
+    # A run.json written before an option existed (here --mixup and --cutmix) reads it as its default.
+    run_file = out / "run.json"
+    older = {k: v for k, v in json.loads(run_file.read_text()).items() if k not in ("mixup", "cutmix")}
+    run_file.write_text(json.dumps(older))
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert again.returncode == 0 and "already finished" in again.stdout, again.stderr
+    mixed = subprocess.run([*cmd, "--cutmix", "1"], capture_output=True, text=True, timeout=300, env=env)
+    assert mixed.returncode == 2 and "other settings (cutmix)" in mixed.stderr
+
 
 def test_export_agrees_and_evaluate_reports_the_same_model(trained_run, small_data, tmp_path):
     out, *_ = trained_run
