@@ -19,14 +19,29 @@ def _add_train(sub) -> None:
     from fer_app.training.train import TrainConfig
 
     p = sub.add_parser("train", help="train a model on FER2013 (resumes an interrupted run in --out)")
+    comments = _field_comments(TrainConfig)
     for f in fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
+        text = f"{comments[f.name]} (default: {f.default!r})" if f.name in comments else f"default: {f.default!r}"
+        text = text.replace("%", "%%")  # argparse formats help with %
         if f.type in ("bool", bool):
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=text)
         else:
             kind = {"int": int, "float": float, "str": str}[f.type if isinstance(f.type, str) else f.type.__name__]
-            p.add_argument(flag, type=kind, default=f.default, help=f"default: {f.default}")
+            p.add_argument(flag, type=kind, default=f.default, help=text)
     p.set_defaults(func=_run_train)
+
+
+def _field_comments(cls) -> dict[str, str]:
+    """Field name -> the comment after its declaration in `cls`'s source: the options' help, kept in one place."""
+    import inspect
+    import re
+
+    try:
+        source = inspect.getsource(cls)
+    except (OSError, TypeError):  # no source shipped
+        return {}
+    return dict(re.findall(r"^\s+(\w+): [^#\n]+#\s*(.+)$", source, re.MULTILINE))
 
 
 def _run_train(args) -> int:

@@ -222,3 +222,13 @@ def test_margin_is_measured_on_fer2013(capsys):
     accuracy = figures["accuracy_by_margin"]
     assert {"original_crops", "+0.000", "+0.250"} <= set(accuracy)
     assert all(0.0 <= v <= 1.0 for v in accuracy.values())
+
+
+def test_train_help_says_what_each_option_does(capsys):
+    with pytest.raises(SystemExit) as exited:
+        cli_main(["train", "--help"])
+    assert exited.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for said in ("--cutmix CUTMIX Beta(a, a) of CutMix; 0 = off", "the same command again resumes the run in it",
+                 "--kd-weight KD_WEIGHT with teachers or soft targets", "(default: 0.7)", "(default: 'vgg_small')"):
+        assert said in text, said

@@ -25,27 +25,27 @@ from fer_app.training import soft_targets
 
 @dataclass
 class TrainConfig:
-    arch: str = "vgg_small"
-    data: str = "../shared/datasets/fer2013/train"
+    arch: str = "vgg_small"  # a name from fer_app/training/architectures.py, e.g. vgg_fast or resnet_slim
+    data: str = "../shared/datasets/fer2013/train"  # a <class>/ image folder, a fer2013.csv or a packed .npz
     val: str = "../shared/datasets/fer2013/val"  # "" = no validation: best.keras is then the last epoch
-    out: str = "runs/vgg_small"
-    epochs: int = 40
-    batch_size: int = 128
+    out: str = "runs/vgg_small"  # the run folder: the same command again resumes the run in it
+    epochs: int = 40  # the cosine schedule reaches zero at the last one
+    batch_size: int = 128  # faces per step
     optimizer: str = "adamw"  # sgd (Nesterov), adam, adamw
-    lr: float = 1e-3
+    lr: float = 1e-3  # the peak learning rate
     weight_decay: float = 0.02
     schedule: str = "cosine"  # cosine (per epoch, after a linear warmup) or plateau
-    warmup_epochs: int = 2
-    label_smoothing: float = 0.1
-    class_weights: bool = False
+    warmup_epochs: int = 2  # epochs of linear learning-rate warm-up
+    label_smoothing: float = 0.1  # of the whole target
+    class_weights: bool = False  # weigh the loss by inverse class frequency
     rotation: float = 10.0  # degrees, either way
-    zoom: float = 0.1
+    zoom: float = 0.1  # scale change, either way
     shift: float = 0.1  # fraction of the width / height
-    erase_prob: float = 0.5
+    erase_prob: float = 0.5  # probability of random erasing, per face
     mixup: float = 0.0  # Beta(a, a) of MixUp; 0 = off
     cutmix: float = 0.0  # Beta(a, a) of CutMix; 0 = off (with both set, each batch uses one of them)
     patience: int = 0  # early stopping on val accuracy; 0 = off
-    seed: int = 1
+    seed: int = 1  # of the weights, the shuffling and the augmentation
     init: str = ""  # start from this .keras model's weights (fine-tuning); "" = random
     teachers: str = ""  # comma-separated .keras models: distil their averaged probabilities
     soft_targets: str = ""  # .npz of per-image probabilities (scripts/soft_targets.py), mixed in like teachers' ones
