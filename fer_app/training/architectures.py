@@ -165,5 +165,6 @@ def resnet() -> keras.Model:
 @register
 def resnet_slim() -> keras.Model:
     """A ResNet 16-224 wide under the live model's 2M-parameter limit (1.95M, 322 MFLOPs): too slow for
-    1 ms a face in float32 (2.0 ms on one CPU thread) but 0.74 ms once quantized to int8 (scripts/quantize.py)."""
+    1 ms a face in float32 (1.8 ms on one CPU thread) but 0.69 ms once quantized to int8 (scripts/quantize.py;
+    benchmarks/classifier_speed.py)."""
     return _resnet("resnet_slim", 16, (16, 48, 96, 224))
