@@ -27,19 +27,14 @@ from scipy.optimize import minimize
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fer_app.classify import EmotionClassifier  # noqa: E402
-from fer_app.ensemble import ACCURATE_MANIFEST  # noqa: E402
+from fer_app.ensemble import ACCURATE_MANIFEST, five_crops  # noqa: E402
 from fer_app.training import data  # noqa: E402
 
-POSITIONS = ("tl", "tr", "bl", "br", "c")
+POSITIONS = ("tl", "tr", "bl", "br", "c")  # the order of five_crops
 
 
 def views(faces: np.ndarray) -> dict[str, np.ndarray]:
     """Named batches of transformed faces; a name ending in 'f' is the mirrored face's view."""
-    def crop(batch, size, position):
-        m = 48 - size
-        y, x = {"tl": (0, 0), "tr": (0, m), "bl": (m, 0), "br": (m, m), "c": (m // 2, m // 2)}[position]
-        return np.stack([cv2.resize(f[y : y + size, x : x + size], (48, 48), interpolation=cv2.INTER_LINEAR) for f in batch])
-
     def affine(batch, angle=0.0, scale=1.0):
         matrix = cv2.getRotationMatrix2D((23.5, 23.5), angle, scale)
         return np.stack([cv2.warpAffine(f, matrix, (48, 48), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
@@ -49,8 +44,8 @@ def views(faces: np.ndarray) -> dict[str, np.ndarray]:
     for suffix, batch in (("", faces), ("f", np.ascontiguousarray(faces[:, :, ::-1]))):
         out["full" + suffix] = batch
         for size in (40, 42, 44, 46):
-            for position in POSITIONS:
-                out[f"c{size}{position}{suffix}"] = crop(batch, size, position)
+            for position, crops in zip(POSITIONS, five_crops(batch, size)):
+                out[f"c{size}{position}{suffix}"] = crops
         for angle in (-10, -5, 5, 10):
             out[f"rot{angle}{suffix}"] = affine(batch, angle=angle)
         for scale in (0.92, 1.08):

@@ -32,14 +32,15 @@ def tta_views(faces: np.ndarray, mode: str) -> list[np.ndarray]:
         return [faces, flipped]
     if mode != "tencrop":
         raise ValueError(f"unknown TTA mode {mode!r}")
-    s, m = TENCROP_SIZE, INPUT_SIZE - TENCROP_SIZE
-    offsets = [(0, 0), (0, m), (m, 0), (m, m), (m // 2, m // 2)]
-    views = []
-    for batch in (faces, flipped):
-        for y, x in offsets:
-            crops = batch[:, y : y + s, x : x + s]
-            views.append(np.stack([cv2.resize(c, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_LINEAR) for c in crops]))
-    return views
+    return five_crops(faces) + five_crops(flipped)
+
+
+def five_crops(faces: np.ndarray, size: int = TENCROP_SIZE) -> list[np.ndarray]:
+    """Square crops of `size` px at the top-left, top-right, bottom-left, bottom-right and centre, resized to the input."""
+    m = INPUT_SIZE - size
+    return [np.stack([cv2.resize(c, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_LINEAR)
+                      for c in faces[:, y : y + size, x : x + size]])
+            for y, x in ((0, 0), (0, m), (m, 0), (m, m), (m // 2, m // 2))]
 
 
 def apply_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
