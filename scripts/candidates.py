@@ -28,10 +28,11 @@ from fer_app.training.card import count_flops  # noqa: E402
 from fer_app.training.export import load_keras  # noqa: E402
 
 PIPELINE = "scripts/gpu_pipeline.sh WORK 12 8.5 on one H100 (Keras 3.15 on JAX 0.11)"
-CPU_FINE_TUNE = ("2-core CPU, TensorFlow, {minutes} min, {epochs} epochs from models/default.keras on soft targets "
-                 "from `scripts/soft_targets.py --data ../shared/datasets/fer2013/train {targets}`; figures of the "
-                 "best validation epoch (picked on the split they are measured on); the last epoch scored {last} "
-                 "(accuracy, macro-F1, ECE). Not shipped")
+CPU_RUN = ("2-core CPU, TensorFlow, {minutes} min, {epochs} epochs from {start} on soft targets "
+           "from `scripts/soft_targets.py --data ../shared/datasets/fer2013/train {targets}`; figures of the "
+           "best validation epoch (picked on the split they are measured on); the last epoch scored {last} "
+           "(accuracy, macro-F1, ECE). Not shipped")
+CPU_FINE_TUNE = CPU_RUN.replace("{start}", "models/default.keras")
 # name: (run folder, how it was trained)
 CANDIDATES = {
     "vgg_small (previous default)": ("runs/vgg_small_ft", "2-core CPU, TensorFlow, 112 min: `python -m fer_app train --arch vgg_small --out runs/vgg_small --epochs 36`, then the fine-tuning below (an earlier version of the trainer)"),
@@ -55,10 +56,8 @@ CANDIDATES = {
         minutes=13, epochs=16, targets="--ensemble", last="68.04% (0.651, 0.170)")),
     "vgg_fast fine-tuned on ensemble targets with MixUp (not shipped)": ("runs/ft_ens_mixup", CPU_FINE_TUNE.format(
         minutes=13, epochs=16, targets="--ensemble", last="67.40% (0.656, 0.111)")),
-    "resnet_slim, from scratch on ensemble targets (not shipped)": ("runs/resnet_slim_kd", (
-        "2-core CPU, TensorFlow, 68 min, 26 epochs from random weights on soft targets from `scripts/soft_targets.py "
-        "--data ../shared/datasets/fer2013/train --ensemble`; figures of the best validation epoch (picked on the split they "
-        "are measured on); the last epoch scored 66.29% (0.623, 0.060) (accuracy, macro-F1, ECE); quantized to int8 by scripts/quantize.py: 66.62% at 0.72 ms a face. Not shipped")),
+    "resnet_slim, from scratch on ensemble targets (not shipped)": ("runs/resnet_slim_kd", CPU_RUN.format(
+        minutes=68, epochs=26, start="random weights", targets="--ensemble", last="66.29% (0.623, 0.060)")),
 }
 ENSEMBLES = {
     "3 teachers": ["vgg_wide, SGD (teacher)", "vgg_wide, AdamW (teacher)", "resnet, SGD (teacher)"],
