@@ -8,7 +8,8 @@
 # Reads .devdata/train.xz (scripts/pack_data.py pack) and writes one run folder per model
 # under WORK. Each run's epochs are set by its time budget (`--time-budget`); the number
 # it chose is in WORK/<run>/budget.json, so `python -m fer_app train ... --epochs N` with
-# the same flags repeats it on any machine. WORK/DONE appears at the end.
+# the same flags repeats it on any machine. WORK/DONE appears at the end. STUDENT_MINUTES 0
+# trains the teachers alone (new ensemble members; scripts/gpu_session.sh).
 set -u
 work=$1 teacher_min=$2 student_min=$3
 shift 3
@@ -30,6 +31,10 @@ train t_resnet_sgd --arch resnet --optimizer sgd --lr 0.05 --weight-decay 2e-3 "
 train t_vgg_wide_adamw --arch vgg_wide --optimizer adamw --lr 1e-3 --weight-decay 0.05 --seed 2 "${strong_aug[@]}" --time-budget "$teacher_min" &
 wait
 
+if [ "$student_min" = 0 ]; then
+    touch "$work/DONE"
+    exit 0
+fi
 teachers=$work/t_vgg_wide_sgd/best.keras,$work/t_resnet_sgd/best.keras,$work/t_vgg_wide_adamw/best.keras
 train s_vgg_small_kd --arch vgg_small --teachers "$teachers" --time-budget "$student_min" &
 train s_vgg_narrow_kd --arch vgg_narrow --teachers "$teachers" --time-budget "$student_min" &

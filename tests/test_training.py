@@ -265,3 +265,23 @@ def test_every_architecture_maps_faces_to_probabilities_and_resnet_slim_fits_the
         assert probs.shape == (4, len(EMOTIONS)), name
         np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5, err_msg=name)
     assert build("resnet_slim").count_params() <= 2_000_000 < build("resnet").count_params()
+
+
+def test_an_exported_model_teaches_on_the_same_augmented_faces(val_faces):
+    """An .onnx teacher (as the accurate mode ships them) supplies the soft part of each target, for the faces the student sees."""
+    from types import SimpleNamespace
+
+    from fer_app.classify import DEFAULT_MODEL, EmotionClassifier
+    from fer_app.preprocess import to_model_input
+    from fer_app.training.loop import AugmentedBatches
+    from fer_app.training.train import TrainConfig, _load_teacher
+
+    config = SimpleNamespace(**{**TrainConfig().__dict__, "batch_size": 32, "workers": 1, "kd_weight": 0.7})
+    pick = np.random.default_rng(1).permutation(len(val_faces.labels))[:64]
+    images, labels = to_model_input(val_faces.images[pick]), val_faces.labels[pick]
+    batches = AugmentedBatches(images, labels, config, teachers=[_load_teacher(str(DEFAULT_MODEL))])
+    x, y = batches[0]
+    onehot = np.eye(7)[labels[batches.order[:32]]]
+    teacher = EmotionClassifier(DEFAULT_MODEL).predict(x)
+    np.testing.assert_allclose(y, 0.3 * onehot + 0.7 * teacher, atol=1e-5)
+    assert np.mean(teacher.argmax(1) == labels[batches.order[:32]]) > 0.5  # the real model, mostly right

@@ -47,7 +47,7 @@ class TrainConfig:
     patience: int = 0  # early stopping on val accuracy; 0 = off
     seed: int = 1  # of the weights, the shuffling and the augmentation
     init: str = ""  # start from this .keras model's weights (fine-tuning); "" = random
-    teachers: str = ""  # comma-separated .keras models: distil their averaged probabilities
+    teachers: str = ""  # comma-separated .keras or .onnx models: distil their averaged probabilities
     soft_targets: str = ""  # .npz of per-image probabilities (scripts/soft_targets.py), mixed in like teachers' ones
     kd_weight: float = 0.7  # with teachers or soft targets: their share of the target, the label has the rest
     time_budget: float = 0.0  # minutes: after epoch 2, cut --epochs to what fits (the schedule follows); 0 = off
@@ -91,7 +91,7 @@ def train(config: TrainConfig) -> dict:
 
     if config.teachers and config.soft_targets:
         raise FerError("--teachers and --soft-targets both set the soft part of the target: choose one")
-    teachers = [load_keras(p) for p in config.teachers.split(",") if p]
+    teachers = [_load_teacher(p) for p in config.teachers.split(",") if p]
     soft = soft_targets.aligned(config.soft_targets, train_set.files, len(y_train)) if config.soft_targets else None
     batches = AugmentedBatches(x_train, y_train, config, teachers, soft)
     model = build(config.arch)
@@ -155,6 +155,24 @@ def _check_run_folder(out: Path, config: TrainConfig) -> None:
             raise FerError(f"{out} holds a run with other settings ({', '.join(changed)}); use another --out to start a new run")
     out.mkdir(parents=True, exist_ok=True)
     run_file.write_text(json.dumps(settings, indent=2))
+
+
+class _OnnxTeacher:
+    """An exported model (e.g. an int8 member of the accurate mode) with the Keras method the batch feeder calls."""
+
+    def __init__(self, path: str):
+        from fer_app.classify import EmotionClassifier
+
+        self.classifier = EmotionClassifier(path, threads=1)
+
+    def predict_on_batch(self, x: np.ndarray) -> np.ndarray:
+        return self.classifier.predict(x)
+
+
+def _load_teacher(path: str):
+    from fer_app.training.export import load_keras
+
+    return _OnnxTeacher(path) if path.endswith(".onnx") else load_keras(path)
 
 
 def _optimizer(config: TrainConfig):
