@@ -57,10 +57,10 @@ def new_recognizer(accurate: bool = False) -> EmotionRecognizer:
 FAST, ACCURATE = "Fast", "Accurate"
 
 
-def accurate_mode_chosen(key: str) -> bool:
+def accurate_mode_chosen(key: str, default: str = FAST) -> bool:
     """A 'Model' choice for photo and video analysis; True when the accurate ensemble is chosen."""
     choice = st.radio(
-        "Model", [FAST, ACCURATE], horizontal=True, key=key,
+        "Model", [FAST, ACCURATE], index=[FAST, ACCURATE].index(default), horizontal=True, key=key,
         help="Fast: the live model, one pass per face (68% on FER2013 validation). Accurate: six models, each on "
              "ten crops of the face, averaged (73%): about 60 ms a face, so videos take several times longer.",
     )

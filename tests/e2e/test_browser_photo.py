@@ -48,6 +48,7 @@ def test_photo_upload_shows_annotated_image_chart_and_downloads(page, tmp_path, 
         panel.get_by_role("button", name="Download JSON").click()
     report = json.loads(Path(info.value.path()).read_text())
     assert report["file"] == "astronaut.png"
+    assert report["model"] == "accurate"  # the photo tab's default
     assert report["faces"], "no face in the JSON"
     for face in report["faces"]:
         assert abs(sum(face["probabilities"].values()) - 1.0) < 0.01
@@ -56,21 +57,21 @@ def test_photo_upload_shows_annotated_image_chart_and_downloads(page, tmp_path, 
     assert any(abs(cx - 290) < 40 and abs(cy - 106) < 40 for cx, cy in centres), centres
 
 
-def test_accurate_mode_analyses_the_same_photo_with_the_ensemble(page, tmp_path, artifacts):
+def test_fast_mode_analyses_the_same_photo_with_the_live_model(page, tmp_path, artifacts):
     photo = tmp_path / "astronaut.png"
     cv2.imwrite(str(photo), face_frame())
 
     open_tab(page, "Photo")
     panel = page.get_by_role("tabpanel", name="Photo")
-    panel.get_by_text("Accurate", exact=True).click()
+    panel.get_by_text("Fast", exact=True).click()
     panel.get_by_test_id("stFileUploader").locator('input[type="file"]').set_input_files(str(photo))
     panel.get_by_test_id("stImage").wait_for()
     panel.locator(".js-plotly-plot").first.wait_for()
-    page.screenshot(path=str(artifacts / "photo-accurate.png"), full_page=True)
+    page.screenshot(path=str(artifacts / "photo-fast.png"), full_page=True)
     with page.expect_download() as info:
         panel.get_by_role("button", name="Download JSON").click()
     report = json.loads(Path(info.value.path()).read_text())
-    assert report["model"] == "accurate"
+    assert report["model"] == "fast"
     centres = {(x + w // 2, y + h // 2): f["emotion"] for f in report["faces"] for x, y, w, h in [f["box"]]}
     astronaut = [emotion for (cx, cy), emotion in centres.items() if abs(cx - 290) < 40 and abs(cy - 106) < 40]
     assert astronaut == ["happy"], report["faces"]
