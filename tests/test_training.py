@@ -109,6 +109,12 @@ def test_export_agrees_and_evaluate_reports_the_same_model(trained_run, small_da
         assert plot.stat().st_size > 0
     keras_result, onnx_result = results
     assert keras_result["n"] == 70
+    # last.keras is the final epoch: it scores what log.csv says that epoch scored (best.keras may be another epoch).
+    last = _cli("evaluate", "--data", str(val_dir), "--model", str(out / "last.keras"), "--json")
+    assert last.returncode == 0, last.stderr
+    with open(out / "log.csv", newline="") as f:
+        final = [row for row in csv.DictReader(f) if row["epoch"] == "2"][-1]
+    assert abs(json.loads(last.stdout)["accuracy"] - float(final["val_accuracy"])) < 1e-6
     assert set(keras_result["per_class"]) == set(EMOTIONS)
     assert np.array(keras_result["confusion_matrix"]).sum() == 70
     assert keras_result["confusion_matrix"] == onnx_result["confusion_matrix"]

@@ -2,7 +2,7 @@
 
 Everything a run produces lives in its --out folder: run.json (the settings),
 backup/ (the state to resume from), best.keras (best on validation),
-log.csv (one row per epoch), curves.png and summary.json. Running the same
+last.keras (the last finished epoch, not picked on validation), log.csv (one row per epoch), curves.png and summary.json. Running the same
 command again after an interruption continues from the last finished epoch.
 """
 
@@ -114,6 +114,7 @@ def train(config: TrainConfig) -> dict:
             str(out / "best.keras"), monitor=monitor, mode="max", save_best_only=validation is not None,
             initial_value_threshold=_best_logged(log_path, monitor) if validation else None,
         ),
+        keras.callbacks.ModelCheckpoint(str(out / "last.keras")),
         keras.callbacks.CSVLogger(str(log_path), append=True),
         keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: plot_curves(log_path, out / "curves.png")),
     ]
