@@ -3,6 +3,8 @@
     python scripts/candidates.py [--val ../shared/datasets/fer2013/val] [--out models/candidates.json]
     python scripts/candidates.py --update NAME ...   # re-measure only these candidates, keep the other rows
 
+Both also refresh the candidates table in the model card beside --out (card.json, card.md).
+
 Reads the runs listed in CANDIDATES (runs/<name>/best.keras and best.onnx, made by
 scripts/gpu_pipeline.sh and `python -m fer_app export`), measures parameters,
 MFLOPs, ms per face on one CPU thread (median, batch of 8), and validation
@@ -33,6 +35,10 @@ CPU_RUN = ("2-core CPU, TensorFlow, {minutes} min, {epochs} epochs from {start} 
            "best validation epoch (picked on the split they are measured on); the last epoch scored {last} "
            "(accuracy, macro-F1, ECE). Not shipped")
 CPU_FINE_TUNE = CPU_RUN.replace("{start}", "models/default.keras")
+CPU_TEACHERS = ("2-core CPU, TensorFlow, {minutes} min, {epochs} epochs from {start} with the accurate mode's six "
+                "int8 models as `--teachers` (they see every augmented batch the student sees); figures of the best "
+                "validation epoch (picked on the split they are measured on); the last epoch scored {last} (log.csv). "
+                "Not shipped")
 # name: (run folder, how it was trained)
 CANDIDATES = {
     "vgg_small (previous default)": ("runs/vgg_small_ft", "2-core CPU, TensorFlow, 112 min: `python -m fer_app train --arch vgg_small --out runs/vgg_small --epochs 36`, then the fine-tuning below (an earlier version of the trainer)"),
@@ -58,6 +64,10 @@ CANDIDATES = {
         minutes=13, epochs=16, targets="--ensemble", last="67.40% (0.656, 0.111)")),
     "resnet_slim, from scratch on ensemble targets (not shipped)": ("runs/resnet_slim_kd", CPU_RUN.format(
         minutes=68, epochs=26, start="random weights", targets="--ensemble", last="66.29% (0.623, 0.060)")),
+    "vgg_fast fine-tuned with the accurate ensemble as teacher (not shipped)": ("runs/ft_consistent", CPU_TEACHERS.format(
+        minutes=35, epochs=14, start="models/default.keras", last="68.79%")),
+    "resnet_slim continued with the accurate ensemble as teacher (not shipped)": ("runs/slim_consistent", CPU_TEACHERS.format(
+        minutes=61, epochs=18, start="the resnet_slim run above", last="LAST")),
 }
 ENSEMBLES = {
     "3 teachers": ["vgg_wide, SGD (teacher)", "vgg_wide, AdamW (teacher)", "resnet, SGD (teacher)"],
@@ -159,6 +169,7 @@ def main() -> None:
               "candidates": rows}
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")
+    _refresh_card(Path(args.out))
 
 
 def _merge(path: Path, measured: list[dict]) -> None:
@@ -171,6 +182,21 @@ def _merge(path: Path, measured: list[dict]) -> None:
     result["candidates"] = singles + [r for r in kept if r["name"] not in CANDIDATES]
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(f"updated {', '.join(new)} in {path}")
+    _refresh_card(path)
+
+
+def _refresh_card(candidates_path: Path) -> None:
+    """Put the new table into the model card beside it (card.json and card.md), if there is one."""
+    from fer_app.training.card import render_markdown
+
+    card_path = candidates_path.with_name("card.json")
+    if not card_path.exists():
+        return
+    card = json.loads(card_path.read_text())
+    card["candidates"] = json.loads(candidates_path.read_text())
+    card_path.write_text(json.dumps(card, indent=2) + "\n")
+    card_path.with_suffix(".md").write_text(render_markdown(card))
+    print(f"updated the candidates in {card_path} and {card_path.with_suffix('.md')}")
 
 
 if __name__ == "__main__":
