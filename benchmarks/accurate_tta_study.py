@@ -15,6 +15,7 @@ since weights fitted and scored on the same faces would flatter them.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import time
@@ -154,6 +155,23 @@ def main() -> None:
         fitted_w, fitted_b = fit_combination(logp, labels, w, b)
         print(f"  {label:<15} {np.mean(scores):.4f} (+-{np.std(scores):.4f})   fitted on all: weights "
               f"{np.round(fitted_w, 2).tolist()}, biases {np.round(fitted_b, 2).tolist()}")
+    members_curve(probs[:, tencrop].mean(axis=1), labels)
+
+
+def members_curve(probs: np.ndarray, labels: np.ndarray) -> None:
+    """Accuracy against the number of members (mean over every subset of that size), and where a - b/k levels off.
+
+    probs: (members, faces, 7). A rough guide to what more members of the same kind would bring.
+    """
+    k_values, means = [], []
+    print("\nOn tencrop, by number of members (every subset of that size):")
+    for k in range(1, len(probs) + 1):
+        scores = [float((probs[list(c)].mean(0).argmax(1) == labels).mean()) for c in itertools.combinations(range(len(probs)), k)]
+        k_values.append(k)
+        means.append(np.mean(scores))
+        print(f"  {k} members: mean {np.mean(scores):.4f}, best {max(scores):.4f} ({len(scores)} subsets)")
+    b, a = np.polyfit(-1 / np.array(k_values), means, 1)
+    print(f"  fit a - b/k: a {a:.4f}, b {b:.4f}: 9 members {a - b / 9:.4f}, 12 members {a - b / 12:.4f}, no limit {a:.4f}")
 
 
 if __name__ == "__main__":
