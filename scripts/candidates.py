@@ -67,7 +67,7 @@ CANDIDATES = {
     "vgg_fast fine-tuned with the accurate ensemble as teacher (not shipped)": ("runs/ft_consistent", CPU_TEACHERS.format(
         minutes=35, epochs=14, start="models/default.keras", last="68.79%")),
     "resnet_slim continued with the accurate ensemble as teacher (not shipped)": ("runs/slim_consistent", CPU_TEACHERS.format(
-        minutes=61, epochs=18, start="the resnet_slim run above", last="LAST")),
+        minutes=61, epochs=18, start="the resnet_slim run above (runs/resnet_slim_kd/best.keras)", last="67.96%")),
 }
 ENSEMBLES = {
     "3 teachers": ["vgg_wide, SGD (teacher)", "vgg_wide, AdamW (teacher)", "resnet, SGD (teacher)"],
