@@ -110,7 +110,7 @@ def test_export_agrees_and_evaluate_reports_the_same_model(trained_run, small_da
     keras_result, onnx_result = results
     assert keras_result["n"] == 70
     # last.keras is the final epoch: it scores what log.csv says that epoch scored (best.keras may be another epoch).
-    last = _cli("evaluate", "--data", str(val_dir), "--model", str(out / "last.keras"), "--json")
+    last = _cli("evaluate", "--data", str(val_dir), "--model", str(out / "last.keras"), "--json", "--plot", "")
     assert last.returncode == 0, last.stderr
     with open(out / "log.csv", newline="") as f:
         final = [row for row in csv.DictReader(f) if row["epoch"] == "2"][-1]
