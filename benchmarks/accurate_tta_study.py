@@ -163,14 +163,13 @@ def members_curve(probs: np.ndarray, labels: np.ndarray) -> None:
 
     probs: (members, faces, 7). A rough guide to what more members of the same kind would bring.
     """
-    k_values, means = [], []
+    sizes, means = np.arange(1, len(probs) + 1), []
     print("\nOn tencrop, by number of members (every subset of that size):")
-    for k in range(1, len(probs) + 1):
+    for k in sizes:
         scores = [float((probs[list(c)].mean(0).argmax(1) == labels).mean()) for c in itertools.combinations(range(len(probs)), k)]
-        k_values.append(k)
         means.append(np.mean(scores))
-        print(f"  {k} members: mean {np.mean(scores):.4f}, best {max(scores):.4f} ({len(scores)} subsets)")
-    b, a = np.polyfit(-1 / np.array(k_values), means, 1)
+        print(f"  {k} members: mean {means[-1]:.4f}, best {max(scores):.4f} ({len(scores)} subsets)")
+    b, a = np.polyfit(-1 / sizes, means, 1)
     print(f"  fit a - b/k: a {a:.4f}, b {b:.4f}: 9 members {a - b / 9:.4f}, 12 members {a - b / 12:.4f}, no limit {a:.4f}")
 
 

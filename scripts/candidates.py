@@ -30,15 +30,22 @@ from fer_app.training.card import count_flops  # noqa: E402
 from fer_app.training.export import load_keras  # noqa: E402
 
 PIPELINE = "scripts/gpu_pipeline.sh WORK 12 8.5 on one H100 (Keras 3.15 on JAX 0.11)"
-CPU_RUN = ("2-core CPU, TensorFlow, {minutes} min, {epochs} epochs from {start} on soft targets "
-           "from `scripts/soft_targets.py --data ../shared/datasets/fer2013/train {targets}`; figures of the "
-           "best validation epoch (picked on the split they are measured on); the last epoch scored {last} "
-           "(accuracy, macro-F1, ECE). Not shipped")
-CPU_FINE_TUNE = CPU_RUN.replace("{start}", "models/default.keras")
-CPU_TEACHERS = ("2-core CPU, TensorFlow, {minutes} min, {epochs} epochs from {start} with the accurate mode's six "
-                "int8 models as `--teachers` (they see every augmented batch the student sees); figures of the best "
-                "validation epoch (picked on the split they are measured on); the last epoch scored {last} (log.csv). "
-                "Not shipped")
+
+
+def _cpu_run(minutes: int, epochs: int, start: str, how: str, last: str) -> str:
+    """How a CPU run of issue 5 was trained; `last` is its last epoch's figures (best.keras is the best epoch)."""
+    return (f"2-core CPU, TensorFlow, {minutes} min, {epochs} epochs from {start} {how}; figures of the best "
+            f"validation epoch (picked on the split they are measured on); the last epoch scored {last}. Not shipped")
+
+
+def _on_soft_targets(flags: str) -> str:
+    return f"on soft targets from `scripts/soft_targets.py --data ../shared/datasets/fer2013/train {flags}`"
+
+
+DEFAULT = "models/default.keras"
+ENSEMBLE_TEACHES = ("with the accurate mode's six int8 models as `--teachers` (they see every augmented batch the "
+                    "student sees)")
+SCORES = "(accuracy, macro-F1, ECE)"
 # name: (run folder, how it was trained)
 CANDIDATES = {
     "vgg_small (previous default)": ("runs/vgg_small_ft", "2-core CPU, TensorFlow, 112 min: `python -m fer_app train --arch vgg_small --out runs/vgg_small --epochs 36`, then the fine-tuning below (an earlier version of the trainer)"),
@@ -48,26 +55,26 @@ CANDIDATES = {
     "vgg_wide, SGD (teacher)": ("runs/gpu/t_vgg_wide_sgd", PIPELINE),
     "vgg_wide, AdamW (teacher)": ("runs/gpu/t_vgg_wide_adamw", PIPELINE),
     "resnet, SGD (teacher)": ("runs/gpu/t_resnet_sgd", PIPELINE),
-    # CPU fine-tunes of the shipped default (the distilled vgg_fast) on `scripts/soft_targets.py` targets
-    # (issue 5); none was shipped. best.keras is the best validation epoch, so its figures are optimistic.
-    "vgg_fast fine-tuned on ensemble targets (not shipped)": ("runs/ft_ens", CPU_FINE_TUNE.format(
-        minutes=18, epochs=16, targets="--ensemble (the accurate ensemble, flip TTA, on the clean training faces)",
-        last="68.43% (0.659, 0.044)")),
-    "vgg_fast fine-tuned on ensemble + FER+ targets (not shipped)": ("runs/ft_ens_ferplus", CPU_FINE_TUNE.format(
-        minutes=15, epochs=16, targets="--ferplus ../shared/datasets/fer2013/ferplus_votes.csv --average runs/soft/ensemble_flip.npz (FER+ votes and the ensemble targets, averaged)",
-        last="67.54% (0.652, 0.052)")),
-    "vgg_fast fine-tuned on ensemble targets, low rate (not shipped)": ("runs/ft_ens_lowlr", CPU_FINE_TUNE.format(
-        minutes=13, epochs=12, targets="--ensemble", last="68.65% (0.664, 0.044)")),
-    "vgg_fast fine-tuned on ensemble targets with CutMix (not shipped)": ("runs/ft_ens_cutmix", CPU_FINE_TUNE.format(
-        minutes=13, epochs=16, targets="--ensemble", last="68.04% (0.651, 0.170)")),
-    "vgg_fast fine-tuned on ensemble targets with MixUp (not shipped)": ("runs/ft_ens_mixup", CPU_FINE_TUNE.format(
-        minutes=13, epochs=16, targets="--ensemble", last="67.40% (0.656, 0.111)")),
-    "resnet_slim, from scratch on ensemble targets (not shipped)": ("runs/resnet_slim_kd", CPU_RUN.format(
-        minutes=68, epochs=26, start="random weights", targets="--ensemble", last="66.29% (0.623, 0.060)")),
-    "vgg_fast fine-tuned with the accurate ensemble as teacher (not shipped)": ("runs/ft_consistent", CPU_TEACHERS.format(
-        minutes=35, epochs=14, start="models/default.keras", last="68.79%")),
-    "resnet_slim continued with the accurate ensemble as teacher (not shipped)": ("runs/slim_consistent", CPU_TEACHERS.format(
-        minutes=61, epochs=18, start="the resnet_slim run above (runs/resnet_slim_kd/best.keras)", last="67.96%")),
+    # CPU runs of issue 5 (fine-tunes of the shipped default and resnet_slim), taught by soft targets or the
+    # ensemble; none was shipped. best.keras is the best validation epoch, so its figures are optimistic.
+    "vgg_fast fine-tuned on ensemble targets (not shipped)": ("runs/ft_ens", _cpu_run(
+        18, 16, DEFAULT, _on_soft_targets("--ensemble (the accurate ensemble, flip TTA, on the clean training faces)"),
+        f"68.43% (0.659, 0.044) {SCORES}")),
+    "vgg_fast fine-tuned on ensemble + FER+ targets (not shipped)": ("runs/ft_ens_ferplus", _cpu_run(
+        15, 16, DEFAULT, _on_soft_targets("--ferplus ../shared/datasets/fer2013/ferplus_votes.csv --average runs/soft/ensemble_flip.npz (FER+ votes and the ensemble targets, averaged)"),
+        f"67.54% (0.652, 0.052) {SCORES}")),
+    "vgg_fast fine-tuned on ensemble targets, low rate (not shipped)": ("runs/ft_ens_lowlr", _cpu_run(
+        13, 12, DEFAULT, _on_soft_targets("--ensemble"), f"68.65% (0.664, 0.044) {SCORES}")),
+    "vgg_fast fine-tuned on ensemble targets with CutMix (not shipped)": ("runs/ft_ens_cutmix", _cpu_run(
+        13, 16, DEFAULT, _on_soft_targets("--ensemble"), f"68.04% (0.651, 0.170) {SCORES}")),
+    "vgg_fast fine-tuned on ensemble targets with MixUp (not shipped)": ("runs/ft_ens_mixup", _cpu_run(
+        13, 16, DEFAULT, _on_soft_targets("--ensemble"), f"67.40% (0.656, 0.111) {SCORES}")),
+    "resnet_slim, from scratch on ensemble targets (not shipped)": ("runs/resnet_slim_kd", _cpu_run(
+        68, 26, "random weights", _on_soft_targets("--ensemble"), f"66.29% (0.623, 0.060) {SCORES}")),
+    "vgg_fast fine-tuned with the accurate ensemble as teacher (not shipped)": ("runs/ft_consistent", _cpu_run(
+        35, 14, DEFAULT, ENSEMBLE_TEACHES, "68.79% (log.csv)")),
+    "resnet_slim continued with the accurate ensemble as teacher (not shipped)": ("runs/slim_consistent", _cpu_run(
+        61, 18, "the resnet_slim run above (runs/resnet_slim_kd/best.keras)", ENSEMBLE_TEACHES, "67.96% (log.csv)")),
 }
 ENSEMBLES = {
     "3 teachers": ["vgg_wide, SGD (teacher)", "vgg_wide, AdamW (teacher)", "resnet, SGD (teacher)"],

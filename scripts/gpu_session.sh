@@ -22,7 +22,9 @@ start=$(date +%s)
 nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv,noheader
 python3 -c "import keras, jax; print('keras', keras.__version__, 'jax', jax.__version__, jax.devices())"
 scripts/gpu_pipeline.sh "$work" "$minutes" 0 "$@"
-runs=(t_vgg_wide_sgd t_resnet_sgd t_vgg_wide_adamw)
+runs=("$work"/t_*/)  # the teachers gpu_pipeline.sh trained
+runs=("${runs[@]%/}")
+runs=("${runs[@]##*/}")
 for run in "${runs[@]}"; do
     tail -n 3 "$work/$run.log"
 done

@@ -2,8 +2,9 @@
 
 Everything a run produces lives in its --out folder: run.json (the settings),
 backup/ (the state to resume from), best.keras (best on validation),
-last.keras (the last finished epoch, not picked on validation), log.csv (one row per epoch), curves.png and summary.json. Running the same
-command again after an interruption continues from the last finished epoch.
+last.keras (the last finished epoch, not picked on validation), log.csv
+(one row per epoch), curves.png and summary.json. Running the same command
+again after an interruption continues from the last finished epoch.
 """
 
 from __future__ import annotations
