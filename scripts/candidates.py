@@ -74,7 +74,7 @@ CANDIDATES = {
     "vgg_fast fine-tuned with the accurate ensemble as teacher (not shipped)": ("runs/ft_consistent", _cpu_run(
         35, 14, DEFAULT, ENSEMBLE_TEACHES, "68.79% (log.csv)")),
     "resnet_slim continued with the accurate ensemble as teacher (not shipped)": ("runs/slim_consistent", _cpu_run(
-        61, 18, "the resnet_slim run above (runs/resnet_slim_kd/best.keras)", ENSEMBLE_TEACHES, "67.96% (log.csv)")),
+        62, 18, "the resnet_slim run above (runs/resnet_slim_kd/best.keras)", ENSEMBLE_TEACHES, "67.96% (log.csv)")),
 }
 ENSEMBLES = {
     "3 teachers": ["vgg_wide, SGD (teacher)", "vgg_wide, AdamW (teacher)", "resnet, SGD (teacher)"],
