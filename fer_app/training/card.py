@@ -220,10 +220,15 @@ def _candidates_section(candidates: dict | None) -> list[str]:
         f"Every model and ensemble tried, on {candidates['split']}; latency: {candidates['latency']}. "
         "Produced by `python scripts/candidates.py`; the training commands are in `models/candidates.json`.",
         "",
-        "| candidate | parameters | MFLOPs | ms/face | accuracy | macro-F1 | ECE | accuracy, flip TTA |",
-        "|---|---|---|---|---|---|---|---|",
     ]
-    for c in candidates["candidates"]:
+    return lines + candidates_table(candidates["candidates"])
+
+
+def candidates_table(rows: list[dict]) -> list[str]:
+    """The markdown table of candidates (the model card's, and the README's)."""
+    lines = ["| candidate | parameters | MFLOPs | ms/face | accuracy | macro-F1 | ECE | accuracy, flip TTA |",
+             "|---|---|---|---|---|---|---|---|"]
+    for c in rows:
         single, flip = c["single"], c["flip"]
         lines.append(f"| {c['name']} | {c['parameters'] / 1e6:.2f}M | {c['mflops']:.0f} | {c['ms_per_face']:.2f} | "
                      f"{single['accuracy']:.2%} | {single['macro_f1']:.3f} | {single['ece']:.3f} | {flip['accuracy']:.2%} |")
