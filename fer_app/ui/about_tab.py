@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import streamlit as st
@@ -35,11 +36,17 @@ inner emotional states; the labels describe what a face looks like, not what any
 """
 
 
+def nested_headings(markdown: str, below: int = 3) -> str:
+    """Markdown with every heading `below` levels deeper, so a document shown under a ### section (the model
+    card's # title) is not larger than that section's own title."""
+    return re.sub(r"^(#{1,6}) ", lambda m: "#" * min(len(m.group(1)) + below, 6) + " ", markdown, flags=re.MULTILINE)
+
+
 def render_about_tab() -> None:
     st.markdown(ABOUT_TEXT)
     st.markdown("### Model card")
     if MODEL_CARD.exists():
-        st.markdown(MODEL_CARD.read_text(encoding="utf-8"))
+        st.markdown(nested_headings(MODEL_CARD.read_text(encoding="utf-8")))
     else:
         st.info(
             "The model card (models/card.md: accuracy per class, known biases, training data) "
