@@ -155,16 +155,14 @@ def _retime(result: dict, faces: np.ndarray) -> None:
     """Set the ms per face of every row of `result` from timings made now, in one run."""
     rows = result["candidates"]
     ms = _architecture_ms(sorted({r["architecture"] for r in rows if "architecture" in r}), faces)
-    by_name = {}
-    for row in rows:
-        if "architecture" in row:
-            row["ms_per_face"] = round(ms[row["architecture"]], 3)
-            by_name[row["name"]] = row
+    singles = {row["name"]: row for row in rows if "architecture" in row}
+    for row in singles.values():
+        row["ms_per_face"] = round(ms[row["architecture"]], 3)
     shipped_ms = median_predict_ms(accurate_classifier(threads=1), faces[:8], 20) / 8
     for row in rows:
         if "members" in row:
             row["ms_per_face"] = round(shipped_ms if row["name"].startswith(SHIPPED) else
-                                       sum(by_name[m]["ms_per_face"] for m in row["members"]), 3)
+                                       sum(singles[m]["ms_per_face"] for m in row["members"]), 3)
     result["latency"] = LATENCY
     for arch, t in ms.items():
         print(f"{arch:<14}{t:8.3f} ms/face")
@@ -225,10 +223,7 @@ def main() -> None:
     print(rows[-1]["name"], rows[-1]["single"], flush=True)
     result = {"split": "FER2013 PublicTest (validation, 3,589 images)", "machine": platform.processor() or platform.machine(),
               "candidates": rows}
-    _retime(result, val.images)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}")
-    _refresh_card(Path(args.out))
+    _save(result, Path(args.out), val.images)
 
 
 def _merge(path: Path, measured: list[dict], faces: np.ndarray) -> None:
@@ -240,29 +235,29 @@ def _merge(path: Path, measured: list[dict], faces: np.ndarray) -> None:
     singles = [r for r in kept if r["name"] in CANDIDATES] + measured
     singles.sort(key=lambda r: list(CANDIDATES).index(r["name"]))
     result["candidates"] = singles + [r for r in kept if r["name"] not in CANDIDATES]
-    _retime(result, faces)
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"updated {', '.join(new) or 'the times'} in {path}")
-    _refresh_card(path)
+    _save(result, path, faces)
 
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 TABLE_MARKERS = ("<!-- candidates-table: made by scripts/candidates.py -->", "<!-- /candidates-table -->")
 
 
-def _refresh_card(candidates_path: Path) -> None:
-    """Put the new table into the model card beside it (card.json and card.md), if there is one, and the README."""
+def _save(result: dict, path: Path, faces: np.ndarray) -> None:
+    """Re-time every row, write `result` to `path`, and put its table into the README and the model card beside
+    `path` (card.json and card.md), if there is one."""
     from fer_app.training.card import candidates_table, render_markdown
 
+    _retime(result, faces)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {path}")
     start, end = TABLE_MARKERS
     before, rest = README.read_text().split(start)
-    table = candidates_table(json.loads(candidates_path.read_text())["candidates"])
-    README.write_text("\n".join([before + start, *table, end]) + rest.split(end)[1])
-    card_path = candidates_path.with_name("card.json")
+    README.write_text("\n".join([before + start, *candidates_table(result["candidates"]), end]) + rest.split(end)[1])
+    card_path = path.with_name("card.json")
     if not card_path.exists():
         return
     card = json.loads(card_path.read_text())
-    card["candidates"] = json.loads(candidates_path.read_text())
+    card["candidates"] = result
     card_path.write_text(json.dumps(card, indent=2) + "\n")
     card_path.with_suffix(".md").write_text(render_markdown(card))
     print(f"updated the candidates in {card_path} and {card_path.with_suffix('.md')}")
