@@ -22,8 +22,7 @@ def add_commands(sub) -> None:
     p.add_argument("path", help="image file (JPEG, PNG, WebP, GIF, TIFF, BMP ...)")
     p.add_argument("--out", help="write the annotated image here (format from the extension)")
     p.add_argument("--json", action="store_true", help="print the faces as JSON")
-    p.add_argument("--model", help="ONNX model (default: models/default.onnx)")
-    p.add_argument("--accurate", action="store_true", help="use the accurate mode (an ensemble with test-time augmentation; slower)")
+    _add_model_choice(p, still=True)
     p.set_defaults(func=run_image)
 
     p = sub.add_parser("video", help="analyse a video file: summary, timeline, annotated copy")
@@ -36,8 +35,7 @@ def add_commands(sub) -> None:
         help="analyse at most N frames per second (default: every frame)",
     )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.add_argument("--model", help="ONNX model (default: models/default.onnx)")
-    p.add_argument("--accurate", action="store_true", help="use the accurate mode (an ensemble with test-time augmentation; slower)")
+    _add_model_choice(p, still=False)
     p.set_defaults(func=run_video)
 
     p = sub.add_parser("bench", help="measure latency, throughput and memory of the engine")
@@ -73,17 +71,26 @@ def add_commands(sub) -> None:
     p.set_defaults(func=run_margin)
 
 
-def _recognizer(args):
-    from fer_app.classify import EmotionClassifier
-    from fer_app.pipeline import EmotionRecognizer
+def _add_model_choice(p, still: bool) -> None:
+    """--model / --accurate / --fast. Stills default to the accurate mode, videos to the fast model (fer_app.engine)."""
+    from fer_app.engine import accurate_default
 
-    if getattr(args, "accurate", False):
-        if args.model:
-            raise FerError("--accurate uses the shipped ensemble: leave out --model")
-        from fer_app.ensemble import accurate_classifier
+    default = "accurate" if accurate_default(still) else "fast"
+    p.add_argument("--model", help="an ONNX model file instead of the shipped ones (implies --fast)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--accurate", dest="accurate", action="store_true", default=None,
+                      help="the accurate mode: six models, ten crops of each face, averaged (about 60 ms a face)"
+                           + (" (the default for photos)" if default == "accurate" else ""))
+    mode.add_argument("--fast", dest="accurate", action="store_false",
+                      help="the fast live model, one pass per face" + (" (the default for videos)" if default == "fast" else ""))
 
-        return EmotionRecognizer(classifier=accurate_classifier())
-    return EmotionRecognizer(classifier=EmotionClassifier(args.model) if args.model else None)
+
+def _recognizer(args, still: bool):
+    from fer_app.engine import make_recognizer
+
+    if args.accurate and args.model:
+        raise FerError("--accurate uses the shipped ensemble: leave out --model")
+    return make_recognizer(still=still, accurate=args.accurate, model=args.model)
 
 
 def run_image(args) -> int:
@@ -93,7 +100,7 @@ def run_image(args) -> int:
     from fer_app.media import load_image
 
     image, notes = load_image(args.path)
-    result = _recognizer(args).analyze_image(image)
+    result = _recognizer(args, still=True).analyze_image(image)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     if args.out:
@@ -159,7 +166,7 @@ def run_video(args) -> int:
 
     if args.timeline and Path(args.timeline).suffix.lower() not in (".csv", ".json"):
         raise FerError(f"{args.timeline}: the timeline is written as .csv or .json")
-    recognizer = _recognizer(args)
+    recognizer = _recognizer(args, still=False)
     bar = ProgressBar() if sys.stderr.isatty() or not args.json else None
     try:
         summary = analyze_video(
