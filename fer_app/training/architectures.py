@@ -46,6 +46,17 @@ def _conv_bn(x, filters: int, kernel: int = 3, strides: int = 1):
     return layers.ReLU()(x)
 
 
+def _pointwise(x, filters: int, strides: int = 1):
+    """A 1x1 convolution without bias. With strides > 1 it first keeps every `strides`-th row and column
+    (a 1x1 max-pool) and then convolves at stride 1: the same function, with the same weights, as
+    Conv2D(filters, 1, strides=strides) with 'same' or 'valid' padding. Training oneDNN's strided 1x1
+    convolution on a narrow input (8 channels) crashes the process on some AVX-512 CPUs
+    (../shared/notes/ml-stack.md), so no architecture here builds one."""
+    if strides != 1:
+        x = layers.MaxPooling2D(pool_size=1, strides=strides)(x)
+    return layers.Conv2D(filters, 1, use_bias=False)(x)
+
+
 @register
 def seeds_cnn() -> keras.Model:
     """The project's seed network: Conv32-Conv64-Pool-Conv128-Pool-Conv128-Pool-Dense1024-Dense7."""
@@ -71,7 +82,7 @@ def mini_xception() -> keras.Model:
     x = _conv_bn(x, 8)
     x = _conv_bn(x, 8)
     for filters in (16, 32, 64, 128):
-        shortcut = layers.Conv2D(filters, 1, strides=2, padding="same", use_bias=False)(x)
+        shortcut = _pointwise(x, filters, strides=2)
         shortcut = layers.BatchNormalization()(shortcut)
         x = layers.SeparableConv2D(filters, 3, padding="same", use_bias=False)(x)
         x = layers.BatchNormalization()(x)
@@ -137,7 +148,7 @@ def vgg_wide() -> keras.Model:
 def _basic_block(x, filters: int, strides: int):
     shortcut = x
     if strides != 1 or x.shape[-1] != filters:
-        shortcut = layers.Conv2D(filters, 1, strides=strides, use_bias=False)(x)
+        shortcut = _pointwise(x, filters, strides=strides)
         shortcut = layers.BatchNormalization()(shortcut)
     x = _conv_bn(x, filters, strides=strides)
     x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
