@@ -65,7 +65,8 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--exclude-seen", metavar="DATA",
                    help="leave out the images whose pixels equal one in DATA (e.g. the training folder)")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
-    p.add_argument("--plot", default="confusion_matrix.png", help="where to write the confusion-matrix PNG ('' for none)")
+    p.add_argument("--plot", metavar="PATH", default="",
+                   help="also write the confusion matrix as a PNG to PATH (default: no file is written)")
     p.set_defaults(func=_run_evaluate)
 
 
@@ -85,12 +86,15 @@ def _run_evaluate(args) -> int:
         from fer_app.ensemble import ACCURATE_MANIFEST, accurate_classifier
 
         models = [str(ACCURATE_MANIFEST)]
-        predictors = [evaluate.batched(accurate_classifier(threads=2))]
+        ensemble = accurate_classifier(threads=2)
+        predictors = [evaluate.batched(ensemble)]
+        tta_run, tta_inside = "none", ensemble.tta  # the ensemble applies its own views to every face
     else:
         models = args.model or [str(DEFAULT_MODEL)]
         predictors = [evaluate.load_predictor(m) for m in models]
-    probs = evaluate.predict_probabilities(predictors, dataset.images, args.tta)
-    result = {"data": dataset.source, "usage": args.usage, "models": models, "tta": args.tta}
+        tta_run = tta_inside = args.tta
+    probs = evaluate.predict_probabilities(predictors, dataset.images, tta_run)
+    result = {"data": dataset.source, "usage": args.usage, "models": models, "tta": tta_inside}
     if excluded is not None:
         result |= {"excluded_seen_in": args.exclude_seen, "excluded": excluded}
     result |= evaluate.metrics(dataset.labels, probs)
@@ -98,7 +102,7 @@ def _run_evaluate(args) -> int:
         from fer_app.labels import EMOTIONS
         from fer_app.training.report import plot_confusion
 
-        title = f"accuracy {result['accuracy']:.1%}, n={result['n']}, tta={args.tta}"
+        title = f"accuracy {result['accuracy']:.1%}, n={result['n']}, tta={tta_inside}"
         plot_confusion(result["confusion_matrix"], list(EMOTIONS), args.plot, title)
         result["confusion_png"] = args.plot
     if args.json:

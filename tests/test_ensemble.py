@@ -68,6 +68,15 @@ def test_cli_image_accurate_labels_a_real_portrait(tmp_path):
     assert run.returncode == 0, run.stderr
     faces = json.loads(run.stdout)["faces"]
     assert faces and faces[0]["emotion"] == "happy"
+    # Stills default to the accurate mode (fer_app/engine.py); --fast gives the live model's reading.
+    by_default = subprocess.run([sys.executable, "-m", "fer_app", "image", str(photo), "--json"],
+                                capture_output=True, text=True, timeout=300)
+    fast = subprocess.run([sys.executable, "-m", "fer_app", "image", str(photo), "--fast", "--json"],
+                          capture_output=True, text=True, timeout=300)
+    assert json.loads(by_default.stdout)["faces"] == faces
+    fast_faces = json.loads(fast.stdout)["faces"]
+    assert [f["box"] for f in fast_faces] == [f["box"] for f in faces]
+    assert fast_faces[0]["probabilities"] != faces[0]["probabilities"]
     refused = subprocess.run([sys.executable, "-m", "fer_app", "image", str(photo), "--accurate", "--model", "models/default.onnx"],
                              capture_output=True, text=True, timeout=300)
     assert refused.returncode != 0 and "--accurate" in refused.stderr and "Traceback" not in refused.stderr

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -60,6 +62,7 @@ def test_count_flops():
     assert count_flops(model) == 2 * 48 * 48 * 9 * 4 + 2 * 4 * 7
 
 
+ROOT = Path(__file__).resolve().parent.parent
 shipped = pytest.mark.skipif(not DEFAULT_MODEL.exists(), reason=f"{DEFAULT_MODEL} not built")
 
 
@@ -120,3 +123,26 @@ def test_evaluate_can_leave_out_the_validation_faces_that_are_copies_of_training
     assert (figures["excluded"], figures["n"]) == (280, 3309)
     assert abs(figures["accuracy"] - unseen["accuracy"]) < 1e-4
     assert figures["accuracy_on_copies"] > figures["accuracy"]
+
+
+@shipped
+def test_evaluate_writes_files_only_where_asked_and_names_the_tta_that_runs(tmp_path, val_faces):
+    """No confusion-matrix PNG appears in the working folder unless --plot names a path; --accurate reports
+    the ensemble's own ten-crop TTA, not 'none'."""
+    folder = tmp_path / "val"
+    for i in range(14):
+        (folder / EMOTIONS[val_faces.labels[i]]).mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(folder / EMOTIONS[val_faces.labels[i]] / f"{i}.png"), val_faces.images[i])
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
+    run = subprocess.run([sys.executable, "-m", "fer_app", "evaluate", "--data", str(folder), "--accurate"],
+                         capture_output=True, text=True, timeout=600, cwd=workdir,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert run.returncode == 0, run.stderr
+    assert "tta: tencrop" in run.stdout and "tta: none" not in run.stdout
+    assert list(workdir.iterdir()) == []
+    plot = tmp_path / "plots" / "cm.png"
+    plot.parent.mkdir()
+    result = _evaluate("--data", str(folder), "--plot", str(plot))
+    assert result["tta"] == "none" and result["confusion_png"] == str(plot)
+    assert cv2.imread(str(plot)) is not None

@@ -9,6 +9,7 @@ import os
 import streamlit as st
 
 from fer_app.classify import EmotionClassifier
+from fer_app.engine import accurate_default
 from fer_app.ensemble import EnsembleClassifier, accurate_classifier
 from fer_app.pipeline import EmotionRecognizer
 
@@ -57,10 +58,11 @@ def new_recognizer(accurate: bool = False) -> EmotionRecognizer:
 FAST, ACCURATE = "Fast", "Accurate"
 
 
-def accurate_mode_chosen(key: str, default: str = FAST) -> bool:
-    """A 'Model' choice for photo and video analysis; True when the accurate ensemble is chosen."""
+def accurate_mode_chosen(key: str, still: bool) -> bool:
+    """A 'Model' choice for photo (still) and video analysis, defaulting as every entry point does
+    (fer_app/engine.py); True when the accurate ensemble is chosen."""
     choice = st.radio(
-        "Model", [FAST, ACCURATE], index=[FAST, ACCURATE].index(default), horizontal=True, key=key,
+        "Model", [FAST, ACCURATE], index=int(accurate_default(still)), horizontal=True, key=key,
         help="Fast: the live model, one pass per face (68% on FER2013 validation). Accurate: six models, each on "
              "ten crops of the face, averaged (73%): about 60 ms a face, so videos take several times longer.",
     )

@@ -11,7 +11,7 @@ from fer_app.draw import draw_results
 from fer_app.errors import FerError
 from fer_app.media import load_image
 from fer_app.ui.charts import probability_chart
-from fer_app.ui.common import ACCURATE, MAX_PHOTO_MB, PHOTO_TYPES, accurate_mode_chosen, new_recognizer, too_large
+from fer_app.ui.common import MAX_PHOTO_MB, PHOTO_TYPES, accurate_mode_chosen, new_recognizer, too_large
 
 
 def render_photo_tab() -> None:
@@ -20,7 +20,7 @@ def render_photo_tab() -> None:
         "It is analysed in memory and not kept."
     )
     # A photo is analysed once, so the ensemble's 60 ms a face is worth it; videos default to Fast.
-    accurate = accurate_mode_chosen("photo_model", default=ACCURATE)
+    accurate = accurate_mode_chosen("photo_model", still=True)
     show_probabilities = st.checkbox("Draw all seven probabilities on the picture", key="photo_probs")
     upload = st.file_uploader("Photo", type=PHOTO_TYPES, key="photo_upload")
     if upload is None:

@@ -28,7 +28,7 @@ def render_video_tab() -> None:
         "It is copied to a temporary file for decoding, and that file and the annotated copy are "
         "deleted as soon as the analysis ends; the results stay in this browser session's memory only."
     )
-    accurate = accurate_mode_chosen("video_model")
+    accurate = accurate_mode_chosen("video_model", still=False)
     rate_label = st.selectbox("Frames to analyse", list(RATE_CHOICES), index=1, key="video_rate")
     upload = st.file_uploader("Video", type=VIDEO_TYPES, key="video_upload")
     if upload is None:
