@@ -1,11 +1,11 @@
-"""The candidates table of the model card and the README: every model and ensemble tried, measured here.
+"""The candidates table of the model card and docs/models.md: every model and ensemble tried, measured here.
 
     python scripts/candidates.py [--val ../shared/datasets/fer2013/val] [--out models/candidates.json]
     python scripts/candidates.py --update NAME ...   # re-measure only these candidates, keep the other rows
     python scripts/candidates.py --retime            # only re-time every row (needs no run folder)
 
 All three refresh the candidates table in the model card beside --out (card.json, card.md) and in
-README.md (between its candidates-table markers).
+docs/models.md (between its candidates-table markers).
 
 Reads the runs listed in CANDIDATES (runs/<name>/best.keras and best.onnx, made by
 scripts/gpu_pipeline.sh and `python -m fer_app export`), measures parameters,
@@ -238,12 +238,12 @@ def _merge(path: Path, measured: list[dict], faces: np.ndarray) -> None:
     _save(result, path, faces)
 
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+MODELS_DOC = Path(__file__).resolve().parents[1] / "docs" / "models.md"
 TABLE_MARKERS = ("<!-- candidates-table: made by scripts/candidates.py -->", "<!-- /candidates-table -->")
 
 
 def _save(result: dict, path: Path, faces: np.ndarray) -> None:
-    """Re-time every row, write `result` to `path`, and put its table into the README and the model card beside
+    """Re-time every row, write `result` to `path`, and put its table into docs/models.md and the model card beside
     `path` (card.json and card.md), if there is one."""
     from fer_app.training.card import candidates_table, render_markdown
 
@@ -251,8 +251,8 @@ def _save(result: dict, path: Path, faces: np.ndarray) -> None:
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {path}")
     start, end = TABLE_MARKERS
-    before, rest = README.read_text().split(start)
-    README.write_text("\n".join([before + start, *candidates_table(result["candidates"]), end]) + rest.split(end)[1])
+    before, rest = MODELS_DOC.read_text().split(start)
+    MODELS_DOC.write_text("\n".join([before + start, *candidates_table(result["candidates"]), end]) + rest.split(end)[1])
     card_path = path.with_name("card.json")
     if not card_path.exists():
         return

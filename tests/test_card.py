@@ -1,4 +1,4 @@
-"""The shipped model card and README show the measured candidates table as scripts/candidates.py wrote it."""
+"""The shipped model card and docs/models.md show the measured candidates table as scripts/candidates.py wrote it."""
 
 import json
 from pathlib import Path
@@ -8,13 +8,13 @@ from fer_app.training.card import candidates_table
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_card_and_readme_show_the_candidates_as_measured():
+def test_card_and_models_doc_show_the_candidates_as_measured():
     rows = json.loads((ROOT / "models" / "candidates.json").read_text())["candidates"]
     table = candidates_table(rows)
     card = (ROOT / "models" / "card.md").read_text()
-    readme = (ROOT / "README.md").read_text()
+    models_doc = (ROOT / "docs" / "models.md").read_text()
     assert "\n".join(table) in card
-    assert "\n".join(table) in readme
+    assert "\n".join(table) in models_doc
     assert len(table) == len(rows) + 2
 
 

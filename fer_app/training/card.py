@@ -225,7 +225,7 @@ def _candidates_section(candidates: dict | None) -> list[str]:
 
 
 def candidates_table(rows: list[dict]) -> list[str]:
-    """The markdown table of candidates (the model card's, and the README's)."""
+    """The markdown table of candidates (the model card's, and docs/models.md's)."""
     lines = ["| candidate | parameters | MFLOPs | ms/face | accuracy | macro-F1 | ECE | accuracy, flip TTA |",
              "|---|---|---|---|---|---|---|---|"]
     for c in rows:
