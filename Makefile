@@ -3,12 +3,14 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
+# Loopback only: the camera app is not offered to the local network unless asked (make run ADDRESS=0.0.0.0).
+ADDRESS ?= 127.0.0.1
 
 .PHONY: run test test-fast load lint chromium clean model
 
 run: $(VENV)/.runtime
 	@echo "The app starts at http://localhost:$(PORT) (Ctrl+C stops it)."
-	$(PY) -m streamlit run streamlit_app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
+	$(PY) -m streamlit run streamlit_app.py --server.address $(ADDRESS) --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
 test: $(VENV)/.dev chromium
 	$(PY) -m pytest
