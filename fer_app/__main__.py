@@ -52,6 +52,31 @@ def _run_train(args) -> int:
     return 0
 
 
+def _add_teacher_views(sub) -> None:
+    from fer_app.training.teacher_views import ViewRecipe
+
+    p = sub.add_parser("teacher-views", help="cache the accurate ensemble's answers on K augmented views of every "
+                                             "training face, for train --teacher-views (resumes)")
+    p.add_argument("--data", default=SHARED_TRAIN, help=f"the training data (default: {SHARED_TRAIN})")
+    p.add_argument("--out", required=True, help="the cache folder; the same command again finishes an interrupted cache")
+    p.add_argument("--threads", type=int, default=2, help="faces scored in parallel, one runtime thread each (default: 2)")
+    comments = _field_comments(ViewRecipe)
+    for f in fields(ViewRecipe):
+        p.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default,
+                       help=f"{comments.get(f.name, '')} (default: {f.default!r})".strip())
+    p.set_defaults(func=_run_teacher_views)
+
+
+def _run_teacher_views(args) -> int:
+    import json
+
+    from fer_app.training.teacher_views import ViewRecipe, build
+
+    recipe = ViewRecipe(**{f.name: getattr(args, f.name) for f in fields(ViewRecipe)})
+    print(json.dumps(build(args.data, args.out, recipe, threads=args.threads), indent=2))
+    return 0
+
+
 def _add_evaluate(sub) -> None:
     from fer_app.ensemble import TTA_MODES
 
@@ -183,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fer-app", description="Facial emotion recognition: train, evaluate, export, analyse.")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train(sub)
+    _add_teacher_views(sub)
     _add_evaluate(sub)
     _add_export(sub)
     _add_card(sub)

@@ -291,3 +291,60 @@ def test_an_exported_model_teaches_on_the_same_augmented_faces(val_faces):
     teacher = EmotionClassifier(DEFAULT_MODEL).predict(x)
     np.testing.assert_allclose(y, 0.3 * onehot + 0.7 * teacher, atol=1e-5)
     assert np.mean(teacher.argmax(1) == labels[batches.order[:32]]) > 0.5  # the real model, mostly right
+
+
+def test_teacher_views_cache_resumes_and_a_student_trains_on_it_with_ema(small_data, tmp_path, monkeypatch):
+    """The cache holds K views per face and the teacher's answers on exactly those pixels; an interrupted
+    cache is finished by the same command; a student trains on it, validated with averaged weights."""
+    from fer_app.ensemble import accurate_classifier
+    from fer_app.training import data, teacher_views
+
+    train_dir, val_dir = small_data
+    monkeypatch.setattr(teacher_views, "CHUNK", 64)  # 210 faces: 4 chunks
+    recipe = teacher_views.ViewRecipe(views=3, seed=5)
+    cache = tmp_path / "cache"
+
+    class StopAfterTwo:
+        """The teacher, failing on its third chunk: an interrupted build."""
+
+        def __init__(self):
+            self.teacher, self.calls = accurate_classifier(threads=1, tta="none"), 0
+
+        def predict(self, faces):
+            self.calls += 1
+            if self.calls > 2:
+                raise KeyboardInterrupt
+            return self.teacher.predict(faces)
+
+    teacher_id = {"name": "accurate", "tta": "none"}
+    with pytest.raises(KeyboardInterrupt):
+        teacher_views.build(str(train_dir), cache, recipe, StopAfterTwo(), teacher_id, threads=1, progress=None)
+    with pytest.raises(Exception, match="unfinished"):
+        teacher_views.load(cache, data.load(train_dir))
+    result = teacher_views.build(str(train_dir), cache, recipe, accurate_classifier(threads=1, tta="none"), teacher_id,
+                                 threads=2, progress=None)
+    assert result["complete"] and result["faces"] == 210
+
+    cached = teacher_views.load(cache, data.load(train_dir))
+    assert cached.views.shape == (210, 3, 48, 48) and cached.probs.shape == (210, 3, 7)
+    # Views differ from each other and from the face; the answers are the teacher's on the stored pixels.
+    faces = data.load(train_dir).images
+    assert not np.array_equal(cached.views[0, 0], cached.views[0, 1]) and not np.array_equal(cached.views[0, 0], faces[0])
+    answers = accurate_classifier(threads=1, tta="none").predict(np.asarray(cached.views[:8, 2]))
+    np.testing.assert_allclose(cached.probs[:8, 2].astype(np.float32), answers, atol=2e-3)
+    with pytest.raises(Exception, match="other data"):
+        teacher_views.build(str(val_dir), cache, recipe, accurate_classifier(threads=1, tta="none"), teacher_id, progress=None)
+
+    out = tmp_path / "student"
+    run = _cli("train", "--arch", "vgg_fast", "--data", str(train_dir), "--val", str(val_dir), "--out", str(out),
+               "--epochs", "2", "--batch-size", "32", "--warmup-epochs", "0", "--teacher-views", str(cache), "--ema", "0.9")
+    assert run.returncode == 0, run.stdout + run.stderr
+    rows = (out / "log.csv").read_text().strip().splitlines()
+    assert len(rows) == 3 and "val_accuracy" in rows[0]
+    # The checkpoint holds the weights that were validated (the averaged ones).
+    logged = max(float(r["val_accuracy"]) for r in csv.DictReader((out / "log.csv").open()))
+    evaluated = _cli("evaluate", "--data", str(val_dir), "--model", str(out / "best.keras"), "--json")
+    assert abs(json.loads(evaluated.stdout)["accuracy"] - logged) < 1e-6
+    refused = _cli("train", "--arch", "vgg_fast", "--data", str(train_dir), "--val", "", "--out", str(tmp_path / "x"),
+                   "--teacher-views", str(cache), "--mixup", "0.2")
+    assert refused.returncode != 0 and "--teacher-views" in refused.stderr and "Traceback" not in refused.stderr

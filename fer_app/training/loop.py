@@ -30,10 +30,12 @@ class AugmentedBatches(keras.utils.PyDataset):
     them. Batch contents depend only on the seed, the epoch and the batch index.
     """
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray, config, teachers: list, soft: np.ndarray | None = None):
+    def __init__(self, images: np.ndarray, labels: np.ndarray, config, teachers: list, soft: np.ndarray | None = None,
+                 cached=None):
         super().__init__(workers=config.workers, use_multiprocessing=False, max_queue_size=16)
         self.images, self.labels, self.config, self.teachers = images, labels, config, teachers
         self.soft = soft
+        self.cached = cached  # teacher_views.TeacherViews: fixed views with the teacher's answers
         self.steps = config.steps_per_epoch or int(np.ceil(len(labels) / config.batch_size))
         self.round = 0
         self.order = self._shuffled()
@@ -49,6 +51,8 @@ class AugmentedBatches(keras.utils.PyDataset):
         c = self.config
         rng = np.random.default_rng((c.seed, self.round, index))
         picked = np.take(self.order, np.arange(index * c.batch_size, (index + 1) * c.batch_size), mode="wrap")
+        if self.cached is not None:
+            return self._cached_batch(picked, rng)
         x = augment_batch(self.images[picked], rng, c.rotation, c.shift, c.zoom, c.erase_prob)
         x, partner, lam = mix_batch(x, rng, c.mixup, c.cutmix)
         y = np.eye(NUM_CLASSES, dtype=np.float32)[self.labels[picked]]
@@ -60,6 +64,16 @@ class AugmentedBatches(keras.utils.PyDataset):
                 soft = np.mean([np.asarray(t.predict_on_batch(x)) for t in self.teachers], axis=0)
             y = (1 - c.kd_weight) * y + c.kd_weight * soft
         return x, y.astype(np.float32)
+
+    def _cached_batch(self, picked: np.ndarray, rng: np.random.Generator):
+        """One of each face's cached views, and the target mixing its label with the teacher's answer on that view."""
+        view = rng.integers(self.cached.views.shape[1], size=len(picked))
+        x = self.cached.views[picked, view].astype(np.float32)[..., None]
+        y = np.eye(NUM_CLASSES, dtype=np.float32)[self.labels[picked]]
+        teacher = self.cached.probs[picked, view].astype(np.float32)
+        teacher /= teacher.sum(axis=1, keepdims=True)  # float16 rounding
+        kd = self.config.kd_weight
+        return x, ((1 - kd) * y + kd * teacher).astype(np.float32)
 
     def on_epoch_end(self) -> None:
         self.round += 1

@@ -50,6 +50,8 @@ class TrainConfig:
     init: str = ""  # start from this .keras model's weights (fine-tuning); "" = random
     teachers: str = ""  # comma-separated .keras or .onnx models: distil their averaged probabilities
     soft_targets: str = ""  # .npz of per-image probabilities (scripts/soft_targets.py), mixed in like teachers' ones
+    teacher_views: str = ""  # a teacher-views cache folder: train on its fixed views and their cached teacher answers
+    ema: float = 0.0  # momentum of an exponential moving average of the weights, used for validation and checkpoints; 0 = off
     kd_weight: float = 0.7  # with teachers or soft targets: their share of the target, the label has the rest
     time_budget: float = 0.0  # minutes: after epoch 2, cut --epochs to what fits (the schedule follows); 0 = off
     workers: int = 2  # threads preparing batches
@@ -92,9 +94,17 @@ def train(config: TrainConfig) -> dict:
 
     if config.teachers and config.soft_targets:
         raise FerError("--teachers and --soft-targets both set the soft part of the target: choose one")
+    cached = None
+    if config.teacher_views:
+        if config.teachers or config.soft_targets or config.mixup or config.cutmix:
+            raise FerError("--teacher-views brings its own views and teacher answers: leave out --teachers, "
+                           "--soft-targets, --mixup and --cutmix")
+        from fer_app.training import teacher_views
+
+        cached = teacher_views.load(config.teacher_views, train_set)
     teachers = [_load_teacher(p) for p in config.teachers.split(",") if p]
     soft = soft_targets.aligned(config.soft_targets, train_set.files, len(y_train)) if config.soft_targets else None
-    batches = AugmentedBatches(x_train, y_train, config, teachers, soft)
+    batches = AugmentedBatches(x_train, y_train, config, teachers, soft, cached)
     model = build(config.arch)
     if config.init:
         model.set_weights(load_keras(config.init).get_weights())
@@ -111,6 +121,9 @@ def train(config: TrainConfig) -> dict:
         # Kept after the run ends so that a larger --epochs continues from it.
         keras.callbacks.BackupAndRestore(str(out / "backup"), delete_checkpoint=False),
         schedule,
+        # After the backup (which must hold the raw weights to resume exactly), before the checkpoints
+        # and validation, which then see the averaged weights.
+        *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if config.ema else []),
         keras.callbacks.ModelCheckpoint(
             str(out / "best.keras"), monitor=monitor, mode="max", save_best_only=validation is not None,
             initial_value_threshold=_best_logged(log_path, monitor) if validation else None,
@@ -183,12 +196,13 @@ def _optimizer(config: TrainConfig):
     if config.schedule not in ("cosine", "plateau"):
         raise FerError(f"unknown schedule {config.schedule!r}: choose cosine or plateau")
     lr = config.lr
+    ema = {"use_ema": True, "ema_momentum": config.ema} if config.ema else {}
     if config.optimizer == "sgd":
-        return keras.optimizers.SGD(lr, momentum=0.9, nesterov=True, weight_decay=config.weight_decay)
+        return keras.optimizers.SGD(lr, momentum=0.9, nesterov=True, weight_decay=config.weight_decay, **ema)
     if config.optimizer == "adam":
-        return keras.optimizers.Adam(lr)
+        return keras.optimizers.Adam(lr, **ema)
     if config.optimizer == "adamw":
-        return keras.optimizers.AdamW(lr, weight_decay=config.weight_decay)
+        return keras.optimizers.AdamW(lr, weight_decay=config.weight_decay, **ema)
     raise FerError(f"unknown optimizer {config.optimizer!r}: choose sgd, adam or adamw")
 
 
