@@ -301,6 +301,7 @@ def test_teacher_views_cache_resumes_and_a_student_trains_on_it_with_ema(small_d
 
     train_dir, val_dir = small_data
     monkeypatch.setattr(teacher_views, "CHUNK", 64)  # 210 faces: 4 chunks
+    monkeypatch.setattr(teacher_views, "TEACHER_BATCH", 50)  # several runtime calls per chunk
     recipe = teacher_views.ViewRecipe(views=3, seed=5)
     cache = tmp_path / "cache"
 

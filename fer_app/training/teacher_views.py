@@ -32,6 +32,7 @@ from fer_app.labels import NUM_CLASSES
 from fer_app.training.augment import augment_batch
 
 CHUNK = 512  # faces per unit of work (and of resumption)
+TEACHER_BATCH = 256  # views per runtime call
 
 
 @dataclass
@@ -92,7 +93,9 @@ def build(data: str, out: str | Path, recipe: ViewRecipe, teacher=None, teacher_
     def work(chunk: int) -> int:
         rows = slice(chunk * CHUNK, min(n, (chunk + 1) * CHUNK))
         chunk_views = _draw_views(dataset.images[rows], recipe, chunk)
-        answers = teacher.predict(chunk_views.reshape(-1, *chunk_views.shape[2:]))
+        flat = chunk_views.reshape(-1, *chunk_views.shape[2:])
+        # Small runtime batches: the widest member's activations for thousands of faces take gigabytes.
+        answers = np.concatenate([teacher.predict(flat[i : i + TEACHER_BATCH]) for i in range(0, len(flat), TEACHER_BATCH)])
         views[rows] = chunk_views
         probs[rows] = answers.reshape(len(chunk_views), k, NUM_CLASSES).astype(np.float16)
         return chunk
