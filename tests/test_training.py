@@ -306,14 +306,14 @@ def test_teacher_views_cache_resumes_and_a_student_trains_on_it_with_ema(small_d
     cache = tmp_path / "cache"
 
     class StopAfterTwo:
-        """The teacher, failing on its third chunk: an interrupted build."""
+        """The teacher, failing once it has seen two chunks' views: an interrupted build."""
 
         def __init__(self):
-            self.teacher, self.calls = accurate_classifier(threads=1, tta="none"), 0
+            self.teacher, self.seen = accurate_classifier(threads=1, tta="none"), 0
 
         def predict(self, faces):
-            self.calls += 1
-            if self.calls > 2:
+            self.seen += len(faces)
+            if self.seen > 2 * 64 * 3:
                 raise KeyboardInterrupt
             return self.teacher.predict(faces)
 
