@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         store.start()
+        pool.start()
         task = asyncio.create_task(warm_up()) if settings.warm_up else None
         if task is None:
             readiness.ready = True

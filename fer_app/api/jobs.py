@@ -85,24 +85,36 @@ class JobStore:
     def __init__(self, workers: int, queue_size: int, ttl_s: float, metrics: Metrics, max_seconds: float):
         self.ttl_s, self.max_seconds = ttl_s, max_seconds
         self.metrics = metrics
-        self.root = Path(tempfile.mkdtemp(prefix="fer-api-jobs-"))  # mode 0700
+        self._root: Path | None = None
         self._queue: queue.Queue[Job | None] = queue.Queue(maxsize=queue_size)
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._work, name=f"fer-video-{i}", daemon=True) for i in range(workers)]
-        self._threads.append(threading.Thread(target=self._reap, name="fer-video-reaper", daemon=True))
+        self._workers = workers
+        self._threads: list[threading.Thread] = []
         metrics.video_queue.set_function(self._queue.qsize)
         for status in STATUSES:
             metrics.video_jobs.labels(status).set_function(lambda s=status: self._count(s))
 
     def start(self) -> None:
+        """Start the workers (again, after close(): an app's lifespan may run more than once)."""
+        self._stop.clear()
+        self._threads = [threading.Thread(target=self._work, name=f"fer-video-{i}", daemon=True) for i in range(self._workers)]
+        self._threads.append(threading.Thread(target=self._reap, name="fer-video-reaper", daemon=True))
         for t in self._threads:
             t.start()
 
     def _count(self, status: str) -> int:
         with self._lock:
             return sum(1 for j in self._jobs.values() if j.status == status)
+
+    @property
+    def root(self) -> Path:
+        """Made at the first upload, mode 0700; removed with everything in it by close()."""
+        with self._lock:
+            if self._root is None:
+                self._root = Path(tempfile.mkdtemp(prefix="fer-api-jobs-"))
+            return self._root
 
     def new_folder(self) -> Path:
         folder = self.root / secrets.token_hex(8)
@@ -166,7 +178,16 @@ class JobStore:
                 break
         for t in self._threads:
             t.join(timeout=10)
-        shutil.rmtree(self.root, ignore_errors=True)
+        self._threads = []
+        while True:  # jobs left in the queue were cancelled above
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+        with self._lock:
+            root, self._root = self._root, None
+        if root is not None:
+            shutil.rmtree(root, ignore_errors=True)
 
     def _reap(self) -> None:
         while not self._stop.wait(min(30.0, self.ttl_s / 4)):

@@ -88,7 +88,7 @@ class ImagePool:
         self.workers, self.slots = workers, workers + queue
         self.max_faces, self.max_pixels = max_faces, max_pixels
         self.metrics = metrics
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fer-image")
+        self._executor: ThreadPoolExecutor | None = None
         self._local = threading.local()
         self._taken = 0  # changed on the event loop only
         self._running = 0
@@ -96,6 +96,12 @@ class ImagePool:
         self._service_s = 0.3  # moving average of one analysis, for Retry-After
         metrics.image_queue.set_function(lambda: max(0, self._taken - self._running))
         metrics.image_running.set_function(lambda: self._running)
+
+    def start(self) -> None:
+        """Start the worker threads (again, after close(): an app's lifespan may run more than once)."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="fer-image")
+            self._local = threading.local()
 
     @contextlib.contextmanager
     def slot(self):
@@ -111,6 +117,7 @@ class ImagePool:
             self._taken -= 1
 
     async def analyze(self, data: bytes, accurate: bool) -> Analysis:
+        self.start()  # in case the app runs without its lifespan (a bare ASGI call)
         submitted = time.perf_counter()
         return await asyncio.wrap_future(self._executor.submit(self._analyze, data, accurate, submitted))
 
@@ -156,6 +163,7 @@ class ImagePool:
             classifier.predict(faces)
             identities["accurate" if accurate else "fast"] = engine.model_identity(classifier)
         blank = np.full((240, 320, 3), 200, dtype=np.uint8)
+        self.start()
         futures = [self._executor.submit(self._warm_thread, blank) for _ in range(self.workers)]
         for f in futures:
             f.result()
@@ -166,4 +174,6 @@ class ImagePool:
             self._recognizer(accurate).analyze_image(blank)
 
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
