@@ -4,7 +4,7 @@
 (tests drive it in-process). Modules: settings (limits from the environment),
 problems (RFC 9457 errors), auth (bearer token), context (request ids, logs,
 metrics per request), metrics (Prometheus), uploads (bounded body reading),
-pool (image workers), images and videos (the routes), app (the factory),
+pool (image workers), recognizers (how they are built), images and videos (the routes), app (the factory),
 serve (the CLI subcommand).
 
 fastapi is imported by these modules only, not here: `python -m fer_app` builds

@@ -48,9 +48,9 @@ def router(settings, pool, dependencies) -> APIRouter:
                                                               "false, the fast live model"),
     ):
         arrived = time.perf_counter()
-        with pool.slot():
+        with pool.slot() as place:
             data = await read_image_bytes(request, settings.max_image_bytes)
-            done = await pool.analyze(data, accurate)
+            done = await pool.analyze(place, data, accurate)
         del data
         result = done.result
         body = {

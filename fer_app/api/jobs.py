@@ -19,6 +19,7 @@ from pathlib import Path
 
 from fer_app import engine
 from fer_app.api.metrics import Metrics
+from fer_app.api.recognizers import for_videos
 from fer_app.errors import FerError
 
 log = logging.getLogger("fer_app.api")
@@ -206,7 +207,7 @@ class JobStore:
                 shutil.rmtree(job.folder, ignore_errors=True)
                 continue
             if job.accurate not in recognizers:
-                recognizers[job.accurate] = engine.make_recognizer(still=False, accurate=job.accurate)
+                recognizers[job.accurate] = for_videos(job.accurate)
             self._run(job, recognizers[job.accurate])
 
     def _run(self, job: Job, recognizer) -> None:

@@ -15,7 +15,7 @@ import math
 import threading
 import time
 import warnings
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
@@ -23,35 +23,8 @@ from PIL import Image, UnidentifiedImageError
 from fer_app import engine, media
 from fer_app.api.metrics import Metrics
 from fer_app.api.problems import Problem
+from fer_app.api.recognizers import TooManyFaces, for_photos
 from fer_app.errors import BadImageError
-
-
-class TooManyFaces(Exception):
-    def __init__(self, found: int, limit: int):
-        super().__init__(f"{found} faces found; the limit is {limit} per image")
-
-
-class _FaceCap:
-    """A detector that refuses an image with more than `limit` faces before any of them is classified."""
-
-    def __init__(self, detector, limit: int):
-        self._detector, self._limit = detector, limit
-
-    def detect(self, grey):
-        boxes = self._detector.detect(grey)
-        if len(boxes) > self._limit:
-            raise TooManyFaces(len(boxes), self._limit)
-        return boxes
-
-    def __getattr__(self, name):
-        return getattr(self._detector, name)
-
-
-def new_recognizer(accurate: bool, max_faces: int):
-    """The one place the API builds a still-photo recognizer (a detector choice would be passed here)."""
-    recognizer = engine.make_recognizer(still=True, accurate=accurate)
-    recognizer.still_detector = _FaceCap(recognizer.still_detector, max_faces)
-    return recognizer
 
 
 def check_image_header(data: bytes, max_pixels: int) -> None:
@@ -70,6 +43,15 @@ def check_image_header(data: bytes, max_pixels: int) -> None:
     if width * height > max_pixels or max(width, height) > media.MAX_SIDE:
         raise Problem(413, "too-large", f"image too large ({width}x{height}; the limit is {max_pixels} pixels"
                                         f" and {media.MAX_SIDE} px a side)")
+
+
+class _Place:
+    future: Future | None = None
+
+
+def _call_soon(loop, fn) -> None:
+    with contextlib.suppress(RuntimeError):  # the loop has closed: the app is gone
+        loop.call_soon_threadsafe(fn)
 
 
 @dataclass
@@ -111,20 +93,29 @@ class ImagePool:
             raise Problem(503, "busy", f"all {self.slots} places are taken; try again shortly",
                           headers={"Retry-After": str(max(1, wait))})
         self._taken += 1
+        place = _Place()
         try:
-            yield
+            yield place
         finally:
-            self._taken -= 1
+            if place.future is None:
+                self._release()
+            else:  # freed when the worker is done, even if the request was abandoned meanwhile
+                loop = asyncio.get_running_loop()
+                place.future.add_done_callback(lambda _: _call_soon(loop, self._release))
 
-    async def analyze(self, data: bytes, accurate: bool) -> Analysis:
+    def _release(self) -> None:
+        self._taken -= 1
+
+    async def analyze(self, place: _Place, data: bytes, accurate: bool) -> Analysis:
         self.start()  # in case the app runs without its lifespan (a bare ASGI call)
         submitted = time.perf_counter()
-        return await asyncio.wrap_future(self._executor.submit(self._analyze, data, accurate, submitted))
+        place.future = self._executor.submit(self._analyze, data, accurate, submitted)
+        return await asyncio.wrap_future(place.future)
 
     def _recognizer(self, accurate: bool):
         cache = self._local.__dict__.setdefault("recognizers", {})
         if accurate not in cache:
-            cache[accurate] = new_recognizer(accurate, self.max_faces)
+            cache[accurate] = for_photos(accurate, self.max_faces)
         return cache[accurate]
 
     def _analyze(self, data: bytes, accurate: bool, submitted: float) -> Analysis:
