@@ -198,18 +198,21 @@ def overload(port: int, body: bytes, path: str, rate: float, seconds: float, sta
 
 
 def memory(body: bytes, path: str, statuses: Counter, quick: bool) -> dict:
+    """Server RSS sampled every `step` requests on a fresh server (glibc may hand memory back, so RSS can
+    also fall: the figures are the value after the first step, after the last, and the range in between)."""
     server = Server({"FER_API_WORKERS": str(WORKERS), "FER_API_QUEUE": str(QUEUE)})
+    step, total = (20, 100) if quick else (100, 1000)
+    samples = []
     try:
         idle = server.rss_mb()
-        first, total = (20, 100) if quick else (100, 1000)
-        closed_loop(server.port, body, path, 2, first - 2, statuses)  # +2 unmeasured first requests
-        after_first = server.rss_mb()
-        closed_loop(server.port, body, path, 2, total - first - 2, statuses)
-        after_total = server.rss_mb()
+        for _ in range(total // step):
+            closed_loop(server.port, body, path, 2, step - 2, statuses)  # +2 unmeasured first requests
+            samples.append(round(server.rss_mb(), 1))
     finally:
         server.stop()
-    return {"idle_mb": round(idle, 1), f"after_{first}_mb": round(after_first, 1), f"after_{total}_mb": round(after_total, 1),
-            "growth_mb": round(after_total - after_first, 1)}
+    return {"idle_mb": round(idle, 1), "step": step, "rss_mb": samples, f"after_{step}_mb": samples[0],
+            f"after_{total}_mb": samples[-1], "growth_mb": round(samples[-1] - samples[0], 1),
+            "max_minus_first_mb": round(max(samples) - samples[0], 1)}
 
 
 def run(mode: str, quick: bool) -> dict:
@@ -241,6 +244,7 @@ def run(mode: str, quick: bool) -> dict:
         server.stop()
     report["memory"] = {"photo": "1 face", "mode": "fast", "concurrency": 2,
                         **memory(bodies["1 face"], _path("fast"), statuses, quick)}
+    report["load_average_at_end"] = round(os.getloadavg()[0], 2)
     report["statuses"] = {str(k): v for k, v in sorted(statuses.items())}
     report["server_errors"] = sum(v for k, v in statuses.items() if k >= 500 and k != 503)
     return report
@@ -248,7 +252,8 @@ def run(mode: str, quick: bool) -> dict:
 
 def print_table(r: dict) -> None:
     m = r["machine"]
-    print(f"machine: {m['cpu']}, {m['cores']} cores; load average at start {m['load_average_at_start']}")
+    print(f"machine: {m['cpu']}, {m['cores']} cores; load average at start {m['load_average_at_start']}, "
+          f"at end {r['load_average_at_end']}")
     print(f"photos: {r['photos']}; server: {r['server']['workers']} workers, queue {r['server']['queue']}")
     print("\nHTTP layer's cost, concurrency 1 (p50 ms)")
     print(f"{'photo':<8} {'mode':<9} {'faces':>5} {'API':>8} {'analyze':>8} {'load+an.':>9} {'API/an.':>8} {'API/l+a':>8}")
