@@ -28,6 +28,8 @@ def run_serve(args) -> int:
         settings = dataclasses.replace(settings, token=None)
     check_start(args.host, settings.token, args.no_auth)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The multipart parser's warnings quote bytes of a malformed body; the client gets a 400 saying what failed.
+    logging.getLogger("python_multipart").setLevel(logging.ERROR)
     auth = "bearer token required" if settings.token else "no auth"
     logging.getLogger("fer_app.api").info(
         "listening on http://%s:%d (%s; %d image workers, queue %d; CORS %s)", args.host, args.port, auth,
