@@ -6,11 +6,20 @@ PORT ?= 8501
 # Loopback only: the camera app is not offered to the local network unless asked (make run ADDRESS=0.0.0.0).
 ADDRESS ?= 127.0.0.1
 
-.PHONY: run test test-fast load lint chromium clean model
+.PHONY: run serve test test-fast load lint chromium clean model
 
 run: $(VENV)/.runtime
 	@echo "The app starts at http://localhost:$(PORT) (Ctrl+C stops it)."
 	$(PY) -m streamlit run streamlit_app.py --server.address $(ADDRESS) --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
+
+# The HTTP API on http://127.0.0.1:$(API_PORT) (docs at /docs; docs/api.md). Set FER_API_TOKEN to require a token.
+API_PORT ?= 8000
+serve: $(VENV)/.api
+	$(PY) -m fer_app serve --port $(API_PORT)
+
+$(VENV)/.api: requirements-api.txt | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -r requirements-api.txt
+	touch $@
 
 test: $(VENV)/.dev chromium
 	$(PY) -m pytest
@@ -32,10 +41,10 @@ $(VENV)/.runtime: requirements.txt | $(VENV)/bin/python
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.dev: requirements.txt requirements-train.txt requirements-dev.txt pyproject.toml | $(VENV)/bin/python
+$(VENV)/.dev: requirements.txt requirements-train.txt requirements-api.txt requirements-dev.txt pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	$(PY) -m pip install --quiet --no-deps -e .
-	touch $(VENV)/.runtime $@
+	touch $(VENV)/.runtime $(VENV)/.api $@
 
 # The browser tests drive Debian's Chromium (Playwright cannot download browsers here).
 chromium:

@@ -204,6 +204,12 @@ def _run_card(args) -> int:
     return 0
 
 
+def _add_serve(sub) -> None:
+    from fer_app.api.serve import add_command
+
+    add_command(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fer-app", description="Facial emotion recognition: train, evaluate, export, analyse.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -213,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_export(sub)
     _add_card(sub)
     analyze_cli.add_commands(sub)
+    _add_serve(sub)
     return parser
 
 
