@@ -48,6 +48,7 @@ FILES_SCHEMA = pa.schema(
         pa.field("notes", pa.string()),
         pa.field("seconds", pa.float64()),  # wall time the worker spent on the file
         pa.field("worker_rss_mb", pa.float64()),  # the worker's resident memory after the file
+        pa.field("worker_peak_rss_mb", pa.float64()),  # the worker process's peak resident memory so far
         pa.field("model", pa.string()),
         pa.field("model_sha256", pa.string()),
         pa.field("settings_hash", pa.string()),

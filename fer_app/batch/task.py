@@ -37,17 +37,18 @@ def _recognizer(settings: Settings):
     return cache[settings]
 
 
-def rss_mb() -> float:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
+def rss_mb() -> tuple[float, float]:
+    """This process's resident memory now and at its peak, in MB."""
     import resource
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+    now = peak
+    try:
+        with open("/proc/self/status") as f:
+            now = next(int(line.split()[1]) / 1024 for line in f if line.startswith("VmRSS:"))
+    except (OSError, StopIteration):
+        pass
+    return now, peak
 
 
 def _worker_name() -> str:
@@ -84,7 +85,8 @@ def analyse_file(path: str, settings: Settings) -> dict:
         message = " ".join(str(e).split())
         out["row"] |= {"status": "error", "error": f"{Path(path).name}: unexpected {type(e).__name__}: {message}"}
     out["row"]["seconds"] = round(time.perf_counter() - started, 3)
-    out["row"]["worker_rss_mb"] = round(rss_mb(), 1)
+    now, peak = rss_mb()
+    out["row"] |= {"worker_rss_mb": round(now, 1), "worker_peak_rss_mb": round(peak, 1)}
     return out
 
 
