@@ -72,6 +72,32 @@ def write_clip(path: Path, base: np.ndarray, seconds: float, fps: int, step: flo
             out.mux(packet)
 
 
+class CpuMeter:
+    """Cores used over a phase: by this benchmark's child processes (all of them, reaped) and by the whole
+    machine (/proc/stat). The difference is what other users' processes took from the measurement."""
+
+    def __enter__(self):
+        import resource
+
+        self._wall = time.perf_counter()
+        self._mine = sum(getattr(resource.getrusage(resource.RUSAGE_CHILDREN), f) for f in ("ru_utime", "ru_stime"))
+        self._busy = _machine_busy_s()
+        return self
+
+    def __exit__(self, *exc):
+        import resource
+
+        wall = time.perf_counter() - self._wall
+        mine = sum(getattr(resource.getrusage(resource.RUSAGE_CHILDREN), f) for f in ("ru_utime", "ru_stime")) - self._mine
+        self.figures = {"cores_used_by_run": round(mine / wall, 2), "cores_used_by_others": round(max(0.0, (_machine_busy_s() - self._busy - mine) / wall), 2)}
+
+
+def _machine_busy_s() -> float:
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def batch(args: list[str], out: Path) -> tuple[dict, float]:
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "fer_app", "batch", *args, "--out", str(out), "--json"], cwd=REPO,
@@ -205,18 +231,21 @@ def main() -> int:
         clips, source = make_clips(tmp / "clips", args.clips, args.seconds)
         report["clips"] = {"count": len(clips), "seconds_each": args.seconds, "size": "1280x720 @ 30 fps, 4 faces of 170 px",
                            "faces": source, "generated_in_s": round(time.perf_counter() - t0, 1)}
-        loop_wall, media = video_loop(clips)
+        with CpuMeter() as meter:
+            loop_wall, media = video_loop(clips)
         report["video_loop"] = {"wall_s": round(loop_wall, 2), "media_s": round(media, 2),
-                                "media_s_per_wall_s": round(media / loop_wall, 3)}
+                                "media_s_per_wall_s": round(media / loop_wall, 3)} | meter.figures
         for n in (1, 2):
-            summary, wall = batch([*map(str, clips), "--workers", str(n)], tmp / f"out_{n}")
+            with CpuMeter() as meter:
+                summary, wall = batch([*map(str, clips), "--workers", str(n)], tmp / f"out_{n}")
             assert summary["counts"]["ok"] == len(clips), summary
             report[f"batch_{n}_workers"] = {
                 "wall_s": round(wall, 2), "media_s": summary["media_seconds"],
                 "media_s_per_wall_s": round(summary["media_seconds"] / wall, 3),
                 "inside_command_media_s_per_wall_s": summary["media_s_per_wall_s"],
                 "peak_rss_mb_by_worker": peak_rss_by_worker(rows(tmp / f"out_{n}")),
-            }
+                "seconds_in_tasks": round(sum(r["seconds"] or 0 for r in rows(tmp / f"out_{n}")), 2),
+            } | meter.figures
         one, two = report["batch_1_workers"], report["batch_2_workers"]
         report["ratios"] = {
             "2_workers_over_1": round(two["media_s_per_wall_s"] / one["media_s_per_wall_s"], 2),

@@ -4,6 +4,7 @@ flight on the Dask workers, and record each result durably as it comes back."""
 from __future__ import annotations
 
 import os
+from asyncio import CancelledError
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -11,6 +12,7 @@ from fer_app.batch.inputs import Input
 from fer_app.batch.output import ResultStore
 from fer_app.batch.settings import Settings, expected_model, settings_for, settings_hash
 from fer_app.engine import file_sha256
+from fer_app.errors import FerError
 
 WORKER_DIED = "the worker analysing this file died (a crash or out of memory); the batch went on without it"
 
@@ -94,18 +96,20 @@ class Planner:
         return "analyse", base
 
 
-def run_batch(client, inputs: list[Input], store: ResultStore, options: Options, progress=None, window: int | None = None) -> Tally:
+def _window(client) -> int:
+    """Files in flight: two per worker thread (each has its next file queued), re-read as workers come and go."""
+    return max(4, 2 * sum(client.nthreads().values()))
+
+
+def run_batch(client, inputs: list[Input], store: ResultStore, options: Options, progress=None) -> Tally:
     """Analyse `inputs` on the client's workers; every result is in `store` when this returns."""
-    from distributed import as_completed
-    from distributed.client import FutureCancelledError
+    from distributed import KilledWorker, as_completed
 
     from fer_app.batch.task import analyse_file
 
     tally = Tally(total=len(inputs))
     planner = Planner(store, options)
-    if window is None:
-        threads = sum(w.get("nthreads", 1) for w in client.scheduler_info(n_workers=-1)["workers"].values())
-        window = max(2, 2 * threads)
+    window = _window(client)
     pending = as_completed()
     rows_in_flight: dict[str, dict] = {}
 
@@ -121,10 +125,13 @@ def run_batch(client, inputs: list[Input], store: ResultStore, options: Options,
         row = rows_in_flight.pop(future.key)
         try:
             result = future.result()
-        except (FutureCancelledError, Exception) as e:  # KilledWorker and other failures outside the task
-            from distributed import KilledWorker
-
-            message = WORKER_DIED if isinstance(e, KilledWorker) else f"the task failed outside the engine: {type(e).__name__}: {e}"
+        except KilledWorker:
+            finish(row | {"status": "error", "error": f"{os.path.basename(row['file'])}: {WORKER_DIED}"})
+            return
+        except (Exception, CancelledError) as e:  # not KeyboardInterrupt: Ctrl+C stops the run, unrecorded
+            if client.status != "running":  # the scheduler is gone: leave the file unrecorded for the next run
+                raise FerError(f"lost the Dask scheduler ({type(e).__name__}); run the same command again to resume") from None
+            message = " ".join(f"the task failed outside the engine: {type(e).__name__}: {e}".split())
             finish(row | {"status": "error", "error": f"{os.path.basename(row['file'])}: {message}"})
             return
         finish(row | result["row"], result["timeline"], result["faces"])
@@ -147,6 +154,8 @@ def run_batch(client, inputs: list[Input], store: ResultStore, options: Options,
             pending.add(future)
             tally.analysed += 1
         draw()
+        if pending.count() >= window:
+            window = _window(client)
         while pending.count() >= window:
             collect(next(pending))
             draw()
