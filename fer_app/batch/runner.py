@@ -97,8 +97,10 @@ class Planner:
 
 
 def _window(client) -> int:
-    """Files in flight: two per worker thread (each has its next file queued), re-read as workers come and go."""
-    return max(4, 2 * sum(client.nthreads().values()))
+    """Files in flight: one per worker thread, re-read as workers come and go. Never more: a file queued
+    behind another on a worker that dies would be blamed for the crash too (Dask counts a death against
+    every task assigned to the worker), and after `allowed-failures` it would fail with KilledWorker."""
+    return max(1, sum(client.nthreads().values()))
 
 
 def run_batch(client, inputs: list[Input], store: ResultStore, options: Options, progress=None) -> Tally:
@@ -142,23 +144,24 @@ def run_batch(client, inputs: list[Input], store: ResultStore, options: Options,
 
     settings_of = {}
     for n, item in enumerate(inputs):
+        # Planning hashes the file: done before waiting for a free worker, so it overlaps the analyses.
         action, row = planner.plan(item)  # raises FerError when the model itself is missing
         if action == "skip":
             tally.skipped += 1
         elif action == "row":
             finish(row)
         else:
+            if pending.count() >= window:
+                window = _window(client)
+            while pending.count() >= window:
+                collect(next(pending))
+                draw()
             settings = settings_of.setdefault(item.kind, planner.settings(item.kind)[0])
             future = client.submit(analyse_file, item.path, settings, key=f"fer-batch-{n}-{row['sha256'][:12]}", pure=False)
             rows_in_flight[future.key] = row
             pending.add(future)
             tally.analysed += 1
         draw()
-        if pending.count() >= window:
-            window = _window(client)
-        while pending.count() >= window:
-            collect(next(pending))
-            draw()
     for future in pending:
         collect(future)
         draw()
