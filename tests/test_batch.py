@@ -173,3 +173,25 @@ def test_driver_killed_mid_batch_then_resumed_loses_and_duplicates_nothing(tmp_p
     assert len(per_file) == 8 and {r["second_count"] for r in per_file} == {2}  # 2 s each, no duplicated rows
     assert not list((out / "timeline").glob(".*"))  # no temporary part left behind
     assert not (out / "faces").exists() or read_table(out / "faces", FACES_SCHEMA).num_rows == 0
+
+
+def test_discover_walks_folders_expands_globs_and_leaves_out_its_own_output(tmp_path):
+    from fer_app.batch.inputs import discover
+
+    (tmp_path / "in" / "sub").mkdir(parents=True)
+    (tmp_path / "in" / "out" / "timeline").mkdir(parents=True)
+    for name in ("in/a.mp4", "in/sub/b.JPG", "in/.hidden.png", "in/notes.txt", "in/out/files.parquet", "in/out/timeline/x.parquet"):
+        (tmp_path / name).write_bytes(b"x")
+    found, missing = discover([str(tmp_path / "in"), str(tmp_path / "in" / "*.mp4"), str(tmp_path / "nope")],
+                              exclude=tmp_path / "in" / "out")
+    assert [(Path(i.path).relative_to(tmp_path).as_posix(), i.kind) for i in found] == [
+        ("in/a.mp4", "video"), ("in/notes.txt", ""), ("in/sub/b.JPG", "image")]  # each once, the glob's match too
+    assert missing == [str(tmp_path / "nope")]
+
+
+def test_progress_line_shows_files_errors_throughput_and_time_left():
+    from fer_app.batch.progress import BatchProgress
+
+    bar = BatchProgress(total=10)
+    line = bar.line(done=4, errors=1, media_seconds=30.0, now=bar.started + 10.0)
+    assert "4/10 files" in line and "1 error," in line and "3.00 media s/s" in line and "0:15 left" in line

@@ -58,7 +58,7 @@ def run(args) -> int:
     if args.workers is not None and remote:
         raise FerError("--workers sets the local cluster's size: a running cluster has its own workers")
 
-    inputs, missing = discover(args.inputs)
+    inputs, missing = discover(args.inputs, exclude=args.out)
     for item in missing:
         print(f"note: {item}: no such file or folder (or the pattern matched nothing)", file=sys.stderr)
     if not inputs:

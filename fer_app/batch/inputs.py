@@ -26,26 +26,28 @@ def kind_of(path: str | Path) -> str:
     return ""
 
 
-def discover(inputs: list[str]) -> tuple[list[Input], list[str]]:
+def discover(inputs: list[str], exclude: str | Path | None = None) -> tuple[list[Input], list[str]]:
     """Files in command-line order (folders walked recursively, sorted; globs expanded, sorted), each once.
 
     Returns the files and the INPUTs that matched nothing (reported by the caller).
-    Hidden files and folders under a given folder are left out (.DS_Store, .git ...).
+    Hidden files and folders under a given folder are left out (.DS_Store, .git ...), and so is the
+    `exclude` folder (the batch's own output, when it lies inside an input folder).
     """
     found: list[Input] = []
     seen: set[str] = set()
     missing: list[str] = []
+    excluded = os.path.realpath(exclude) if exclude is not None else None
 
     def add(path: str) -> None:
         key = os.path.realpath(path)
-        if key not in seen:
+        if key not in seen and not (excluded and key.startswith(excluded + os.sep)):
             seen.add(key)
             found.append(Input(path, kind_of(path)))
 
     for item in inputs:
         if os.path.isdir(item):
             for root, dirs, files in os.walk(item):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                dirs[:] = sorted(d for d in dirs if not d.startswith(".") and os.path.realpath(os.path.join(root, d)) != excluded)
                 for name in sorted(files):
                     if not name.startswith("."):
                         add(os.path.join(root, name))
@@ -59,7 +61,7 @@ def discover(inputs: list[str]) -> tuple[list[Input], list[str]]:
                 if os.path.isfile(match):
                     add(match)
                 elif os.path.isdir(match):
-                    for sub in discover([match])[0]:
+                    for sub in discover([match], exclude)[0]:
                         add(sub.path)
         else:
             missing.append(item)
