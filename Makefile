@@ -41,7 +41,7 @@ $(VENV)/.runtime: requirements.txt | $(VENV)/bin/python
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.dev: requirements.txt requirements-train.txt requirements-api.txt requirements-dev.txt pyproject.toml | $(VENV)/bin/python
+$(VENV)/.dev: requirements.txt requirements-train.txt requirements-api.txt requirements-batch.txt requirements-dev.txt pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(VENV)/.runtime $(VENV)/.api $@

@@ -7,7 +7,7 @@ import os
 import sys
 from dataclasses import fields
 
-from fer_app import analyze_cli
+from fer_app import analyze_cli, batch
 from fer_app.errors import FerError
 
 SHARED_TRAIN = "../shared/datasets/fer2013/train"
@@ -220,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_card(sub)
     analyze_cli.add_commands(sub)
     _add_serve(sub)
+    batch.add_command(sub)
     return parser
 
 
