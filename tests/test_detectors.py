@@ -165,3 +165,36 @@ def test_image_and_video_commands_take_a_detector(capsys, tmp_path, monkeypatch)
         text = " ".join(capsys.readouterr().out.split())
         assert all(name in text for name in detect.detector_names())
         assert f"Default: {detect.default_detector_name(command == 'image')}" in text
+
+
+@pytest.fixture
+def app():
+    """The page under AppTest, as tests/test_ui.py runs it (webrtc's session lookup patched out)."""
+    from pathlib import Path
+    from unittest import mock
+
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    st.cache_resource.clear()
+    with (
+        mock.patch("streamlit_webrtc.component.get_this_session_info", return_value=None),
+        mock.patch("fer_app.ui.live_tab.get_this_session_info", return_value=None),
+    ):
+        yield AppTest.from_file(str(Path(__file__).resolve().parent.parent / "streamlit_app.py"), default_timeout=60)
+    st.cache_resource.clear()
+
+
+def test_the_sidebar_offers_every_detector_and_says_when_one_stands_in(app, monkeypatch):
+    app.run()
+    assert not app.exception
+    choice = app.selectbox(key="face_detector_choice")
+    assert choice.options[1:] == detect.detector_names() and choice.value == "Default"
+    assert not any("not installed" in c.value for c in app.caption)
+    choice.select("haar").run()
+    assert app.session_state["face_detector"] == "haar"
+
+    monkeypatch.setattr(detect, "detector_available", lambda name: name != "dlib-hog")
+    app.selectbox(key="face_detector_choice").select("dlib-hog").run()
+    assert not app.exception
+    assert any("Detector dlib-hog is not installed (pip install dlib-bin): using haar-alt2" in c.value for c in app.caption)

@@ -82,6 +82,7 @@ def detector_chosen() -> str | None:
         "Face detector",
         [DEFAULT_CHOICE, *names],
         format_func=labels.get,
+        key="face_detector_choice",
         help="Which detector finds the faces, in photos, videos and live: "
         + "; ".join(f"{n}: {DETECTORS[n].summary}" for n in names),
     )
