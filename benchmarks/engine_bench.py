@@ -241,7 +241,7 @@ def neighbour_counts(faces: list[np.ndarray]) -> dict:
     from fer_app.detect import iou
     from fer_app.pipeline import default_still_detector
 
-    det = default_still_detector()
+    det = default_still_detector("haar")  # a study of the Haar cascade's votes
 
     astronaut = _astronaut()
     padded = np.full((480, 640, 3), 96, np.uint8)  # as tests/e2e/conftest.face_frame builds it

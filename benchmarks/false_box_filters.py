@@ -62,7 +62,7 @@ def second_opinion(grey: np.ndarray, box, side: int = 64, pad: float = 0.3) -> i
 def main() -> int:
     from skimage import data
 
-    detectors = (default_still_detector(), default_live_detector())
+    detectors = (default_still_detector("haar"), default_live_detector("haar"))  # a study of the Haar cascade
     padded = np.full((480, 640, 3), 96, np.uint8)  # as tests/e2e/conftest.face_frame builds it
     padded[:, 80:560] = cv2.resize(_astronaut(), (480, 480), interpolation=cv2.INTER_AREA)
     padded = cv2.cvtColor(padded, cv2.COLOR_BGR2GRAY)

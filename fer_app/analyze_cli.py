@@ -23,6 +23,7 @@ def add_commands(sub) -> None:
     p.add_argument("--out", help="write the annotated image here (format from the extension)")
     p.add_argument("--json", action="store_true", help="print the faces as JSON")
     _add_model_choice(p, still=True)
+    _add_detector_choice(p, still=True)
     p.set_defaults(func=run_image)
 
     p = sub.add_parser("video", help="analyse a video file: summary, timeline, annotated copy")
@@ -36,6 +37,7 @@ def add_commands(sub) -> None:
     )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     _add_model_choice(p, still=False)
+    _add_detector_choice(p, still=False)
     p.set_defaults(func=run_video)
 
     p = sub.add_parser("bench", help="measure latency, throughput and memory of the engine")
@@ -48,7 +50,7 @@ def add_commands(sub) -> None:
     p.add_argument("--model", help="ONNX model (default: models/default.onnx)")
     p.set_defaults(func=run_bench)
 
-    p = sub.add_parser("margin", help="measure the Haar-box margin that matches FER2013 framing")
+    p = sub.add_parser("margin", help="measure the crop margin that matches a detector's boxes to FER2013 framing")
     p.add_argument(
         "--data",
         default=None,
@@ -66,6 +68,12 @@ def add_commands(sub) -> None:
         const="",
         metavar="MODEL",
         help="also score a model (default: models/default.onnx) on the faces cropped with several margins",
+    )
+    p.add_argument("--detector", default="haar", help="the detector to calibrate (default: haar; see `image --help`)")
+    p.add_argument(
+        "--compare",
+        action="store_true",
+        help="also score the model on the faces every detector finds, each cropped with its own margin",
     )
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.set_defaults(func=run_margin)
@@ -85,12 +93,36 @@ def _add_model_choice(p, still: bool) -> None:
                       help="the fast live model, one pass per face" + (" (the default for videos)" if default == "fast" else ""))
 
 
+def _add_detector_choice(p, still: bool) -> None:
+    """--detector NAME: every detector, with the default for this command and what is missing here."""
+    from fer_app.detect import DETECTORS, default_detector_name, detector_available, resolve_detector_name
+
+    default = default_detector_name(still)
+    lines = []
+    for name, spec in DETECTORS.items():
+        state = "" if detector_available(name) else f", NOT INSTALLED here ({spec.install})"
+        lines.append(f"{name}: {spec.summary}{state}")
+    used, note = resolve_detector_name(None, still)
+    p.add_argument(
+        "--detector",
+        choices=list(DETECTORS),
+        metavar="NAME",
+        help="the face detector: " + "; ".join(lines) + f". Default: {default}"
+        + (f" ({note})" if note else "") + " (benchmarks/RESULTS.md, 'Face detectors')",
+    )
+
+
 def _recognizer(args, still: bool):
+    from fer_app.detect import resolve_detector_name
     from fer_app.engine import make_recognizer
 
     if args.accurate and args.model:
         raise FerError("--accurate uses the shipped ensemble: leave out --model")
-    return make_recognizer(still=still, accurate=args.accurate, model=args.model)
+    detector = getattr(args, "detector", None)
+    _, note = resolve_detector_name(detector, still)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
+    return make_recognizer(still=still, accurate=args.accurate, model=args.model, detector=detector)
 
 
 def run_image(args) -> int:
@@ -221,5 +253,6 @@ def run_bench(args) -> int:
 
 def run_margin(args) -> int:
     return _load_benchmark_module("measure_margin").main(
-        data=args.data, limit=args.limit, as_json=args.json, accuracy_model=args.accuracy
+        data=args.data, limit=args.limit, as_json=args.json, accuracy_model=args.accuracy,
+        detector=args.detector, compare=args.compare,
     )

@@ -1,25 +1,40 @@
-"""Face detection: the FaceDetector interface and the OpenCV Haar cascade behind it.
+"""Face detection: the FaceDetector interface, the detectors behind it, and a registry by name.
 
 Boxes are (x, y, w, h) in the pixels of the frame that was passed in, whatever
-resolution the detector worked at internally.
+resolution the detector worked at internally. Each detector frames a face its
+own way, so each carries the crop margin (`margin`) measured for it
+(`python -m fer_app margin --detector NAME`, benchmarks/RESULTS.md).
+
+`make_detector(name, still)` builds one by name (`detector_names()`); a
+detector whose package is missing falls back to the best one installed
+(`resolve_detector_name` says which and why).
 """
 
 from __future__ import annotations
 
 import copy
+import functools
+import importlib
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 import cv2
 import numpy as np
 
-from fer_app.errors import ModelError
+from fer_app.errors import FerError, ModelError
 
 Box = tuple[int, int, int, int]
 
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
+ALT2_CASCADE_FILE = "haarcascade_frontalface_alt2.xml"
 # The frontal-face cascade's window: nothing smaller can be found.
 CASCADE_WINDOW = 24
+
+
+class UnknownDetectorError(FerError):
+    pass
 
 
 class FaceDetector(Protocol):
@@ -28,15 +43,15 @@ class FaceDetector(Protocol):
         ...
 
 
-def _cascade_path() -> str:
+def _cascade_path(name: str = CASCADE_FILE) -> str:
     folder = getattr(getattr(cv2, "data", None), "haarcascades", None)
     if not folder:
         raise ModelError("this OpenCV build ships no Haar cascades (install opencv-python-headless 4.x)")
-    return folder + CASCADE_FILE
+    return folder + name
 
 
-def _load_cascade() -> cv2.CascadeClassifier:
-    path = _cascade_path()
+def _load_cascade(name: str = CASCADE_FILE) -> cv2.CascadeClassifier:
+    path = _cascade_path(name)
     cascade = cv2.CascadeClassifier(path)
     if cascade.empty():
         raise ModelError(f"{path}: cannot load the Haar cascade")
@@ -67,6 +82,8 @@ class HaarDetector:
         detect_width: int = 640,
         face_px: int = 40,
         equalize: bool = False,
+        cascade_file: str = CASCADE_FILE,
+        margin: float | None = None,
     ):
         self.scale_factor = scale_factor
         self.min_neighbors = min_neighbors
@@ -74,14 +91,17 @@ class HaarDetector:
         self.detect_width = detect_width
         self.face_px = face_px
         self.equalize = equalize
-        self._cascade = _load_cascade()
+        self.cascade_file = cascade_file
+        # None: preprocess.FACE_MARGIN, measured for the default cascade's boxes.
+        self.margin = margin
+        self._cascade = _load_cascade(cascade_file)
         self._lock = threading.Lock()
 
     def clone(self) -> HaarDetector:
         """A detector with the same settings and its own cascade, so that two threads can detect
         at the same time (calls into one cascade are serialised)."""
         other = copy.copy(self)
-        other._cascade = _load_cascade()
+        other._cascade = _load_cascade(self.cascade_file)
         other._lock = threading.Lock()
         return other
 
@@ -182,3 +202,221 @@ def iou(a: Box, b: Box) -> float:
     inter = ix * iy
     union = a[2] * a[3] + b[2] * b[3] - inter
     return inter / union if union > 0 else 0.0
+
+
+# dlib's frontal HOG detector scans an 80x80 window: smaller faces need the frame enlarged.
+DLIB_WINDOW = 80
+
+
+class DlibHogDetector:
+    """dlib's HOG + linear SVM frontal face detector (weights compiled into the `dlib-bin` wheel).
+
+    The frame is resized so that a `min_face` face spans dlib's 80 px window
+    (enlarged for small faces: the cost grows with the square of the factor),
+    but never wider than `detect_width` (0: no cap). `threshold` is dlib's
+    adjust_threshold: higher finds fewer, surer faces. Its boxes are tight
+    (brows to chin), so its crop `margin` is larger than Haar's.
+
+    Safe to share between threads: calls into dlib are serialised.
+    """
+
+    def __init__(self, min_face: int = 60, detect_width: int = 960, threshold: float = 0.0, margin: float | None = None):
+        self.min_face = min_face
+        self.detect_width = detect_width
+        self.threshold = threshold
+        self.margin = margin
+        self._dlib = _load_dlib()
+        self._lock = threading.Lock()
+
+    @property
+    def min_neighbors(self) -> int:
+        """The Haar-style strictness (1-10, 5 = dlib's own threshold), so that the app's "Detector
+        strictness" slider works for dlib too: each step moves the threshold by 0.1."""
+        return round(5 + self.threshold / 0.1)
+
+    @min_neighbors.setter
+    def min_neighbors(self, value: int) -> None:
+        self.threshold = (int(value) - 5) * 0.1
+
+    def clone(self) -> DlibHogDetector:
+        other = copy.copy(self)
+        other._dlib = _load_dlib()
+        other._lock = threading.Lock()
+        return other
+
+    def working_scale(self, width: int) -> float:
+        scale = DLIB_WINDOW / self.min_face if self.min_face > 0 else 1.0
+        if self.detect_width:
+            scale = min(scale, self.detect_width / width)
+        return scale
+
+    def detect(self, grey: np.ndarray) -> list[Box]:
+        height, width = grey.shape[:2]
+        return _clip_all(self._run_scaled(grey, self.working_scale(width)), width, height)
+
+    def detect_near(self, grey: np.ndarray, box: Box, search: float = 2.5) -> Box | None:
+        """The face nearest to `box` within a window `search` times its size, or None: the cheap step
+        between full detections, at a scale where the face is a little larger than dlib's window."""
+        x, y, w, h = box
+        side = max(w, h)
+        cx, cy = x + w / 2.0, y + h / 2.0
+        height, width = grey.shape[:2]
+        x0, y0 = max(0, int(cx - side * search / 2)), max(0, int(cy - side * search / 2))
+        x1, y1 = min(width, int(cx + side * search / 2)), min(height, int(cy + side * search / 2))
+        if x1 - x0 < side // 2 or y1 - y0 < side // 2:
+            return None
+        found = [
+            b
+            for b in self._run_scaled(grey[y0:y1, x0:x1], DLIB_WINDOW * 1.25 / side)
+            if 0.75 * side <= max(b[2], b[3]) <= 1.33 * side
+        ]
+        if not found:
+            return None
+        best = min(found, key=lambda b: (b[0] + b[2] / 2 + x0 - cx) ** 2 + (b[1] + b[3] / 2 + y0 - cy) ** 2)
+        clipped = _clip_all([_shift_box(best, x0, y0)], width, height)
+        return clipped[0] if clipped else None
+
+    def _run_scaled(self, grey: np.ndarray, scale: float) -> list[Box]:
+        height, width = grey.shape[:2]
+        if abs(scale - 1.0) > 0.02:
+            size = (max(1, round(width * scale)), max(1, round(height * scale)))
+            grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+            scale = size[0] / width
+        else:
+            scale = 1.0
+        if min(grey.shape[:2]) < DLIB_WINDOW // 2:
+            return []
+        with self._lock:
+            rects, _, _ = self._dlib.run(np.ascontiguousarray(grey), 0, float(self.threshold))
+        boxes = [(r.left(), r.top(), r.right() - r.left() + 1, r.bottom() - r.top() + 1) for r in rects]
+        return [_scale_box(b, 1.0 / scale) for b in boxes]
+
+
+def _load_dlib():
+    try:
+        import dlib
+    except ImportError as exc:
+        raise ModelError("the dlib-hog detector needs the dlib-bin package (pip install dlib-bin)") from exc
+    return dlib.get_frontal_face_detector()
+
+
+def _clip_all(boxes: list[Box], width: int, height: int) -> list[Box]:
+    """Boxes cut to the frame (dlib's reach past the edge for a face the edge cuts)."""
+    out = []
+    for x, y, w, h in boxes:
+        x0, y0, x1, y1 = max(0, x), max(0, y), min(width, x + w), min(height, y + h)
+        if x1 - x0 >= 8 and y1 - y0 >= 8:
+            out.append((x0, y0, x1 - x0, y1 - y0))
+    return out
+
+
+# --- the registry ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DetectorSpec:
+    name: str
+    summary: str
+    build: Callable[[bool], FaceDetector]  # still -> a new detector
+    package: str | None = None  # the module it imports; None: always available (OpenCV)
+    install: str = ""  # what to install where it is missing
+
+
+def _haar(still: bool) -> HaarDetector:
+    # The design card's settings: a finer search for stills (a photo is analysed once).
+    if still:
+        return HaarDetector(scale_factor=1.1, min_neighbors=5, min_face=24, detect_width=1024)
+    return HaarDetector(scale_factor=1.2, min_neighbors=5, min_face=40, detect_width=640, face_px=40)
+
+
+def _haar_alt2(still: bool) -> HaarDetector:
+    if still:
+        return HaarDetector(
+            scale_factor=1.1, min_neighbors=5, min_face=24, detect_width=1024, cascade_file=ALT2_CASCADE_FILE, margin=ALT2_MARGIN
+        )
+    return HaarDetector(
+        scale_factor=1.1, min_neighbors=5, min_face=40, detect_width=640, face_px=40, cascade_file=ALT2_CASCADE_FILE, margin=ALT2_MARGIN
+    )
+
+
+def _dlib_hog(still: bool) -> DlibHogDetector:
+    if still:
+        # Photos up to 1024 px wide are enlarged 2x (40 px faces); larger ones are searched at 2048 px.
+        return DlibHogDetector(min_face=40, detect_width=2048, margin=DLIB_MARGIN)
+    # 640x480 frames are enlarged 1.33x (60 px faces); 720p ones are searched at 1024 px wide.
+    return DlibHogDetector(min_face=60, detect_width=1024, margin=DLIB_MARGIN)
+
+
+# Crop margins measured by `python -m fer_app margin --detector NAME` (benchmarks/RESULTS.md).
+# dlib's median is 0.14, but its box sides come in pyramid steps (IQR 0.03 .. 0.14); 0.10, between
+# the two, classified best on the faces every detector finds (0.710, against 0.709 for Haar's crop).
+# Moving the crop up by dlib's measured centre offset (its boxes sit 7% low) classified worse.
+ALT2_MARGIN = 0.016
+DLIB_MARGIN = 0.10
+
+DETECTORS: dict[str, DetectorSpec] = {
+    spec.name: spec
+    for spec in (
+        DetectorSpec("haar", "OpenCV Haar cascade frontalface_default, the design card's settings", _haar),
+        DetectorSpec("haar-alt2", "OpenCV Haar cascade frontalface_alt2, scale step 1.1", _haar_alt2),
+        DetectorSpec(
+            "dlib-hog", "dlib's HOG frontal face detector", _dlib_hog, package="dlib", install="pip install dlib-bin"
+        ),
+    )
+}
+# The defaults, chosen by measurement (benchmarks/RESULTS.md, "Face detectors"), and the order in which
+# a missing detector falls back to the others.
+STILL_DEFAULT = "dlib-hog"
+LIVE_DEFAULT = "dlib-hog"
+PREFERENCE = ("dlib-hog", "haar-alt2", "haar")
+
+
+def detector_names() -> list[str]:
+    """Every detector name, installed or not."""
+    return list(DETECTORS)
+
+
+def detector_available(name: str) -> bool:
+    spec = DETECTORS[name]
+    return spec.package is None or _importable(spec.package)
+
+
+@functools.cache
+def _importable(module: str) -> bool:
+    try:
+        importlib.import_module(module)
+    except Exception:  # noqa: BLE001 - a broken install counts as missing
+        return False
+    return True
+
+
+def default_detector_name(still: bool) -> str:
+    return STILL_DEFAULT if still else LIVE_DEFAULT
+
+
+def resolve_detector_name(name: str | None, still: bool) -> tuple[str, str | None]:
+    """(the detector that will run, a note when it is not the one asked for). None asks for the default."""
+    wanted = name or default_detector_name(still)
+    if wanted not in DETECTORS:
+        raise UnknownDetectorError(f"unknown detector {wanted!r} (choose from {', '.join(DETECTORS)})")
+    if detector_available(wanted):
+        return wanted, None
+    used = next(n for n in PREFERENCE if detector_available(n))
+    spec = DETECTORS[wanted]
+    return used, f"detector {wanted} is not installed ({spec.install}): using {used}"
+
+
+def fallback_note(still: bool | None = None) -> str | None:
+    """A line for the sidebar and --help when a default detector is missing here, else None."""
+    notes = {resolve_detector_name(None, s)[1] for s in ((True, False) if still is None else (still,))}
+    notes.discard(None)
+    return "; ".join(sorted(notes)) or None
+
+
+def make_detector(name: str | None = None, still: bool = False) -> FaceDetector:
+    """A new detector by name (None: the default for stills or for video/live), with the settings
+    chosen for that path. A missing one falls back (see `resolve_detector_name`)."""
+    used, _ = resolve_detector_name(name, still)
+    detector = DETECTORS[used].build(still)
+    detector.name = used
+    return detector

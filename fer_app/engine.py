@@ -46,14 +46,24 @@ def shared_classifier(model: str | None = None, accurate: bool = False, threads:
         return _shared_classifier(str(model) if model else None, accurate, threads)
 
 
-def make_recognizer(still: bool, accurate: bool | None = None, model: str | None = None, threads: int = 1):
+def make_recognizer(
+    still: bool, accurate: bool | None = None, model: str | None = None, threads: int = 1, detector: str | None = None
+):
     """A recognizer with its own detectors and tracks (never share one between threads) over a shared
-    classifier. `accurate=None` follows the rule in this module's docstring."""
+    classifier. `accurate=None` follows the rule in this module's docstring. `detector` names a face
+    detector (`fer_app.detect.detector_names()`); None: the measured defaults for stills and for video.
+    A detector whose package is missing falls back to the best one installed
+    (`fer_app.detect.resolve_detector_name` says which)."""
+    from fer_app.detect import make_detector
     from fer_app.pipeline import EmotionRecognizer
 
     if accurate is None:
         accurate = accurate_default(still) and not model
-    return EmotionRecognizer(classifier=shared_classifier(model, accurate, threads))
+    return EmotionRecognizer(
+        classifier=shared_classifier(model, accurate, threads),
+        detector=make_detector(detector, still=False),
+        still_detector=make_detector(detector, still=True),
+    )
 
 
 def file_sha256(path: str | Path) -> str:

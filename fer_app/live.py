@@ -50,7 +50,8 @@ class LiveSettings:
     """What the sidebar controls; read by the worker thread on every frame."""
 
     sensitivity: int = 5  # the detector's min_neighbors: higher finds fewer, surer faces
-    min_face: int = 40  # smallest face side, in frame pixels
+    min_face: int | None = None  # smallest face side, in frame pixels (None: the detector's own)
+    detector: str | None = None  # a fer_app.detect name (None: the live default)
     smoothing: float = 0.6  # weight of the past in the per-face moving average (0 = none)
     show_probabilities: bool = False
     aggregate_only: bool = False  # no boxes or labels on the video; the chart only
@@ -225,8 +226,9 @@ class LiveSession:
 def apply_settings(recognizer: Any, settings: LiveSettings) -> None:
     """Push the sidebar's detector and smoothing settings into a recognizer."""
     recognizer.configure(
+        detector=settings.detector,
         min_neighbors=int(settings.sensitivity),
-        min_face=int(settings.min_face),
+        min_face=None if settings.min_face is None else int(settings.min_face),
         smoothing=float(settings.smoothing),
     )
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from fer_app import preprocess
 from fer_app.classify import EmotionClassifier
-from fer_app.detect import Box, FaceDetector, HaarDetector, iou
+from fer_app.detect import Box, FaceDetector, iou, make_detector
 from fer_app.labels import EMOTIONS
 from fer_app.track import FaceTracker, Track
 
@@ -62,15 +62,14 @@ class FrameResult:
         }
 
 
-def default_live_detector() -> HaarDetector:
-    """Settings for video and live frames (chosen by measurement: benchmarks/RESULTS.md)."""
-    return HaarDetector(scale_factor=1.2, min_neighbors=5, min_face=40, detect_width=640, face_px=40)
+def default_live_detector(name: str | None = None) -> FaceDetector:
+    """The detector for video and live frames (chosen by measurement: benchmarks/RESULTS.md)."""
+    return make_detector(name, still=False)
 
 
-def default_still_detector() -> HaarDetector:
-    """Photos are analysed once, so they get a finer, slower search. Larger photos are searched at
-    1024 px wide: finer than that finds few more faces and more false ones (benchmarks/RESULTS.md)."""
-    return HaarDetector(scale_factor=1.1, min_neighbors=5, min_face=24, detect_width=1024)
+def default_still_detector(name: str | None = None) -> FaceDetector:
+    """Photos are analysed once, so they get a finer, slower search (benchmarks/RESULTS.md)."""
+    return make_detector(name, still=True)
 
 
 class EmotionRecognizer:
@@ -115,15 +114,20 @@ class EmotionRecognizer:
         self.smoothing = smoothing
         self.detect_every = detect_every
         self.classify_every = classify_every
-        self.margin = margin  # None: preprocess.FACE_MARGIN, the measured value
+        self.margin = margin  # None: the detector's measured margin (preprocess.FACE_MARGIN for Haar)
         self.max_hold = max_hold  # frames a face that could not be followed is still reported
         self.tracker = FaceTracker(timeout_s=track_timeout)
         self._frame_index = 0
         self._frame_size: tuple[int, int] | None = None
 
     def configure(self, **settings) -> None:
-        """Change settings at run time: smoothing, detect_every, classify_every, track_timeout,
-        min_neighbors, min_face, scale_factor (the last three on both detectors)."""
+        """Change settings at run time: detector (a name: both detectors are replaced by that kind),
+        smoothing, detect_every, classify_every, track_timeout, min_neighbors, min_face, scale_factor
+        (the last three on both detectors, where they have them)."""
+        name = settings.pop("detector", None)
+        if name is not None and name != getattr(self.detector, "name", None):
+            self.detector = make_detector(name, still=False)
+            self.still_detector = make_detector(name, still=True)
         for name, value in settings.items():
             if value is None:
                 continue
@@ -149,7 +153,7 @@ class EmotionRecognizer:
     def analyze_image(self, image_bgr: np.ndarray) -> FrameResult:
         grey = preprocess.to_grey(image_bgr)
         boxes = sorted(self.still_detector.detect(grey), key=lambda b: (b[0], b[1]))
-        probs = self._classify(grey, boxes)
+        probs = self._classify(grey, boxes, self.still_detector)
         faces = [Face(box=b, probabilities=p) for b, p in zip(boxes, probs)]
         return FrameResult(
             faces=faces,
@@ -200,6 +204,13 @@ class EmotionRecognizer:
             for track in tracker.tracks:
                 if track.id not in seen:
                     track.unconfirmed += 1
+                    # Missed by this detection only: keep following it by its template, so that one
+                    # miss does not make a visible face blink out until the next full detection.
+                    if track.unconfirmed < 3:
+                        box = track.follow(grey, t)
+                        if box is not None:
+                            found.append((track, box))
+            found = _drop_duplicates(found)
             # A face no full detection has found three times running is dropped (a false positive
             # kept alive by the near search, or a face turned away).
             tracker.tracks = [tr for tr in tracker.tracks if tr.unconfirmed < 3]
@@ -225,7 +236,7 @@ class EmotionRecognizer:
             track.age += 1
 
         due = [tr for tr, _ in found if self._classification_due(tr)]
-        for track, p in zip(due, self._classify(grey, [tr.box for tr in due])):
+        for track, p in zip(due, self._classify(grey, [tr.box for tr in due], self.detector)):
             track.smooth(p, self.smoothing)
             track.last_classified = self._frame_index
 
@@ -251,10 +262,14 @@ class EmotionRecognizer:
         # Staggered by id, so that each frame classifies about 1/every of the faces.
         return (self._frame_index + track.id) % every == 0
 
-    def _classify(self, grey: np.ndarray, boxes: list[Box]) -> np.ndarray:
+    def _classify(self, grey: np.ndarray, boxes: list[Box], detector: FaceDetector) -> np.ndarray:
         if not boxes:
             return np.zeros((0, len(EMOTIONS)), dtype=np.float32)
-        margin = preprocess.FACE_MARGIN if self.margin is None else self.margin
+        margin = self.margin
+        if margin is None:  # the margin measured for the detector that drew these boxes
+            margin = getattr(detector, "margin", None)
+        if margin is None:
+            margin = preprocess.FACE_MARGIN
         crops = np.stack([preprocess.crop_face(grey, b, margin=margin) for b in boxes])
         return self.classifier.predict(crops)
 

@@ -157,28 +157,38 @@ def decode_frames(path: Path) -> list[np.ndarray]:
 
 
 def detectable_fer_faces(count: int, seed: int = 0) -> list[tuple[np.ndarray, str]]:
-    """FER2013 validation faces (upscaled to 192 px, grey) that the Haar cascade finds when shown alone.
+    """FER2013 validation faces (upscaled to 192 px, grey) that the Haar cascade and the default photo
+    detector both find when shown alone.
 
     About a quarter of FER2013 faces are not found by the frontal cascade at all
     (profiles, hands, occlusions); scenes built from these hold faces that can be found.
     [] when the dataset is absent.
     """
-    from fer_app.detect import HaarDetector
+    from fer_app.detect import HaarDetector, make_detector
 
     val = FER2013 / "val"
     if not val.is_dir():
         return []
     files = sorted(val.glob("*/*.png"))
-    detector = HaarDetector(scale_factor=1.1, min_neighbors=5, min_face=60, detect_width=0)
+    detectors = [HaarDetector(scale_factor=1.1, min_neighbors=5, min_face=60, detect_width=0), make_detector(None, still=True)]
     out = []
     for i in np.random.default_rng(seed).permutation(len(files)):
         grey = cv2.imread(str(files[i]), cv2.IMREAD_GRAYSCALE)
         big = cv2.resize(grey, (192, 192), interpolation=cv2.INTER_CUBIC)
-        if len(detector.detect(cv2.copyMakeBorder(big, 64, 64, 64, 64, cv2.BORDER_REPLICATE))) == 1:
+        canvas = cv2.copyMakeBorder(big, 64, 64, 64, 64, cv2.BORDER_REPLICATE)
+        if all(len(d.detect(canvas)) == 1 for d in detectors):
             out.append((big, files[i].parent.name))
             if len(out) == count:
                 break
     return out
+
+
+def on_face(box, placed) -> bool:
+    """A detector box is on a pasted face: its centre lies inside and it is 0.5-1.5x the face's side.
+    (Detectors frame faces differently: dlib's boxes are tight, so an IoU threshold would favour Haar.)"""
+    cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
+    inside = placed[0] <= cx <= placed[0] + placed[2] and placed[1] <= cy <= placed[1] + placed[3]
+    return inside and 0.5 <= max(box[2], box[3]) / max(placed[2], placed[3]) <= 1.5
 
 
 def needs_fer2013():

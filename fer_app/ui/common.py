@@ -9,6 +9,14 @@ import os
 import streamlit as st
 
 from fer_app.classify import EmotionClassifier
+from fer_app.detect import (
+    DETECTORS,
+    default_detector_name,
+    detector_available,
+    detector_names,
+    make_detector,
+    resolve_detector_name,
+)
 from fer_app.engine import accurate_default
 from fer_app.ensemble import EnsembleClassifier, accurate_classifier
 from fer_app.pipeline import EmotionRecognizer
@@ -50,9 +58,41 @@ def shared_accurate_classifier() -> EnsembleClassifier:
     return accurate_classifier(threads=INFERENCE_THREADS)
 
 
-def new_recognizer(accurate: bool = False) -> EmotionRecognizer:
-    """A recognizer with its own detectors and tracks, over the shared model (or the accurate ensemble)."""
-    return EmotionRecognizer(classifier=shared_accurate_classifier() if accurate else shared_classifier())
+def new_recognizer(accurate: bool = False, detector: str | None = None) -> EmotionRecognizer:
+    """A recognizer with its own detectors and tracks, over the shared model (or the accurate ensemble).
+    `detector`: a fer_app.detect name; None takes the sidebar's choice (or the defaults)."""
+    name = detector or st.session_state.get(DETECTOR_KEY)
+    return EmotionRecognizer(
+        classifier=shared_accurate_classifier() if accurate else shared_classifier(),
+        detector=make_detector(name, still=False),
+        still_detector=make_detector(name, still=True),
+    )
+
+
+DETECTOR_KEY = "face_detector"
+DEFAULT_CHOICE = "Default"
+
+
+def detector_chosen() -> str | None:
+    """The sidebar's face detector choice: a name, or None for the measured defaults. Says so when a
+    detector (or a default) is not installed here and another one stands in."""
+    names = detector_names()
+    labels = {DEFAULT_CHOICE: f"Default ({default_detector_name(True)} for photos, {default_detector_name(False)} for video)"}
+    labels |= {n: n + ("" if detector_available(n) else " (not installed)") for n in names}
+    choice = st.selectbox(
+        "Face detector",
+        [DEFAULT_CHOICE, *names],
+        format_func=labels.get,
+        key="face_detector_choice",
+        help="Which detector finds the faces, in photos, videos and live: "
+        + "; ".join(f"{n}: {DETECTORS[n].summary}" for n in names),
+    )
+    name = None if choice == DEFAULT_CHOICE else choice
+    st.session_state[DETECTOR_KEY] = name
+    notes = {resolve_detector_name(name, still)[1] for still in (True, False)} - {None}
+    for note in sorted(notes):
+        st.caption(note[0].upper() + note[1:] + ".")
+    return name
 
 
 FAST, ACCURATE = "Fast", "Accurate"

@@ -11,6 +11,7 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer
 from streamlit_webrtc.relay import get_global_relay
 from streamlit_webrtc.session_info import get_this_session_info
 
+from fer_app.detect import make_detector
 from fer_app.errors import FerError
 from fer_app.live import (
     LiveProcessor,
@@ -21,7 +22,7 @@ from fer_app.live import (
 )
 from fer_app.pipeline import EmotionRecognizer
 from fer_app.ui.charts import distribution_chart
-from fer_app.ui.common import LOG, ice_configuration, shared_classifier
+from fer_app.ui.common import LOG, detector_chosen, ice_configuration, shared_classifier
 
 WEBRTC_KEY = "live"
 WINDOW_S = 10.0
@@ -87,6 +88,7 @@ def live_session() -> LiveSession:
 def render_controls() -> LiveSettings:
     """The sidebar controls; returns the settings they describe."""
     st.markdown("**Live settings**")
+    detector = detector_chosen()
     sensitivity = st.slider(
         "Detector strictness",
         min_value=1,
@@ -98,7 +100,7 @@ def render_controls() -> LiveSettings:
         "Minimum face size (px)",
         min_value=24,
         max_value=200,
-        value=40,
+        value=int(getattr(make_detector(detector, still=False), "min_face", 40)),
         step=4,
         help="Faces smaller than this, in camera pixels, are ignored.",
     )
@@ -117,6 +119,7 @@ def render_controls() -> LiveSettings:
         help="Only the chart shows results; the video carries no boxes or labels.",
     )
     return LiveSettings(
+        detector=detector,
         sensitivity=sensitivity,
         min_face=min_face,
         smoothing=smoothing,

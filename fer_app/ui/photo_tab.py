@@ -43,7 +43,7 @@ def render_photo_tab() -> None:
     )
     if not result.faces:
         st.warning(
-            "No face found. The detector looks for frontal faces at least 24 pixels wide: "
+            "No face found. The detector looks for frontal faces at least about 40 pixels wide: "
             "try a sharper, front-on photo, or one where the faces are larger."
         )
 

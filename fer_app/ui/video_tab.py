@@ -11,7 +11,7 @@ import streamlit as st
 from fer_app.errors import FerError
 from fer_app.labels import EMOTIONS
 from fer_app.ui.charts import timeline_chart
-from fer_app.ui.common import MAX_VIDEO_MB, VIDEO_TYPES, accurate_mode_chosen, new_recognizer, too_large
+from fer_app.ui.common import DETECTOR_KEY, MAX_VIDEO_MB, VIDEO_TYPES, accurate_mode_chosen, new_recognizer, too_large
 from fer_app.video import analyze_video
 
 RATE_CHOICES = {
@@ -39,7 +39,7 @@ def render_video_tab() -> None:
         return
 
     fps = RATE_CHOICES[rate_label]
-    key = (upload.file_id, fps, accurate)
+    key = (upload.file_id, fps, accurate, st.session_state.get(DETECTOR_KEY))
     stored = st.session_state.get("video_result")
     if stored is None or stored["key"] != key:
         st.session_state.pop("video_result", None)

@@ -1,0 +1,200 @@
+"""The face detectors by name: each finds real faces, falls back when missing, reaches every entry point."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+from engine_helpers import astronaut_bgr, cli_main, faceless_bgr
+
+from fer_app import detect, preprocess
+from fer_app.classify import EmotionClassifier
+from fer_app.engine import make_recognizer
+from fer_app.errors import FerError
+from fer_app.pipeline import EmotionRecognizer
+
+# Eileen Collins' face in the 512x512 portrait, brows to chin (by eye).
+ASTRONAUT_FACE = (170, 58, 110, 112)
+INSTALLED = [n for n in detect.detector_names() if detect.detector_available(n)]
+
+
+def _on_the_face(box, face=ASTRONAUT_FACE) -> bool:
+    cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
+    return face[0] <= cx <= face[0] + face[2] and face[1] <= cy <= face[1] + face[3] and 0.6 < box[2] / face[2] < 1.4
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    return EmotionClassifier()
+
+
+def test_the_registry_names_the_card_haar_opencv_alt2_and_dlib():
+    assert {"haar", "haar-alt2", "dlib-hog"} <= set(detect.detector_names())
+    assert detect.default_detector_name(True) in detect.DETECTORS and detect.default_detector_name(False) in detect.DETECTORS
+
+
+@pytest.mark.parametrize("still", [True, False])
+@pytest.mark.parametrize("name", INSTALLED)
+def test_every_installed_detector_finds_the_astronaut_and_nothing_in_the_coffee(name, still):
+    detector = detect.make_detector(name, still=still)
+    assert detector.name == name
+    boxes = detector.detect(preprocess.to_grey(astronaut_bgr()))
+    assert len(boxes) == 1 and _on_the_face(boxes[0]), boxes
+    assert detector.detect(preprocess.to_grey(faceless_bgr())) == []
+
+
+def test_dlib_finds_the_face_at_any_frame_size_in_that_frames_pixels():
+    if not detect.detector_available("dlib-hog"):
+        pytest.skip("dlib-bin not installed")
+    grey = preprocess.to_grey(astronaut_bgr())
+    for width in (384, 512, 1024):
+        scaled = cv2.resize(grey, (width, width), interpolation=cv2.INTER_AREA if width < 512 else cv2.INTER_LINEAR)
+        (box,) = detect.make_detector("dlib-hog", still=True).detect(scaled)
+        k = width / 512
+        assert _on_the_face(box, tuple(round(v * k) for v in ASTRONAUT_FACE)), (width, box)
+
+
+def test_dlib_follows_a_face_near_its_last_box_and_clones_independently():
+    if not detect.detector_available("dlib-hog"):
+        pytest.skip("dlib-bin not installed")
+    grey = preprocess.to_grey(astronaut_bgr())
+    detector = detect.make_detector("dlib-hog", still=False)
+    (box,) = detector.detect(grey)
+    shifted = np.roll(grey, (6, 9), axis=(0, 1))
+    near = detector.detect_near(shifted, box)
+    assert near is not None and abs(near[0] - box[0] - 9) <= 6 and abs(near[1] - box[1] - 6) <= 6
+    assert detector.detect_near(preprocess.to_grey(faceless_bgr()), box) is None
+    clone = detector.clone()
+    assert clone._dlib is not detector._dlib and clone.detect(grey) == detector.detect(grey)
+
+
+def test_dlib_strictness_moves_its_threshold():
+    if not detect.detector_available("dlib-hog"):
+        pytest.skip("dlib-bin not installed")
+    detector = detect.make_detector("dlib-hog", still=False)
+    assert detector.min_neighbors == 5 and detector.threshold == 0.0
+    grey = preprocess.to_grey(astronaut_bgr())
+    detector.min_neighbors = 10
+    assert detector.threshold == pytest.approx(0.5)
+    detector.min_neighbors = 30  # a threshold of 2.5: no face scores that high
+    assert detector.detect(grey) == []
+    detector.min_neighbors = 1
+    assert len(detector.detect(grey)) >= 1
+
+
+def test_a_missing_detector_falls_back_to_the_best_installed_and_says_so(monkeypatch):
+    monkeypatch.setattr(detect, "detector_available", lambda name: name != "dlib-hog")
+    used, note = detect.resolve_detector_name("dlib-hog", still=True)
+    assert used == "haar-alt2" and "dlib-hog is not installed" in note and "pip install dlib-bin" in note
+    assert detect.make_detector("dlib-hog", still=False).name == "haar-alt2"
+    assert detect.resolve_detector_name("haar", still=True) == ("haar", None)
+    if "dlib-hog" in (detect.default_detector_name(True), detect.default_detector_name(False)):
+        assert "using haar-alt2" in detect.fallback_note()
+    with pytest.raises(FerError, match="unknown detector 'nope'"):
+        detect.make_detector("nope")
+
+
+@pytest.mark.parametrize("name", INSTALLED)
+def test_make_recognizer_takes_a_detector_name_for_both_paths(name, classifier):
+    recognizer = make_recognizer(still=True, accurate=False, detector=name)
+    assert recognizer.detector.name == name and recognizer.still_detector.name == name
+    (face,) = recognizer.analyze_image(astronaut_bgr()).faces
+    assert _on_the_face(face.box)
+    assert make_recognizer(still=False, accurate=False).detector.name == detect.default_detector_name(False)
+
+
+def test_each_detector_s_boxes_are_cropped_with_its_own_margin(classifier):
+    """The recognizer crops with the margin stored on the detector that drew the box."""
+    image = astronaut_bgr()
+    grey = preprocess.to_grey(image)
+    for name in INSTALLED:
+        detector = detect.make_detector(name, still=True)
+        margin = preprocess.FACE_MARGIN if detector.margin is None else detector.margin
+        (face,) = EmotionRecognizer(detector=detector, classifier=classifier).analyze_image(image).faces
+        expected = classifier.predict(preprocess.crop_face(grey, face.box, margin=margin)[None])[0]
+        np.testing.assert_allclose(face.probabilities, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_configure_swaps_the_detector_by_name(classifier):
+    recognizer = EmotionRecognizer(classifier=classifier)
+    recognizer.configure(detector="haar-alt2", min_face=80)
+    assert recognizer.detector.name == "haar-alt2" and recognizer.still_detector.name == "haar-alt2"
+    assert recognizer.detector.min_face == 80
+    assert len(recognizer.analyze(astronaut_bgr(), timestamp=0.0).faces) == 1
+
+
+def test_a_face_one_full_detection_misses_stays_on_screen(classifier):
+    """A detector that misses the face on its second full detection: the face is still reported, where
+    it is, on every frame (followed by its template), instead of blinking out until the next one."""
+
+    class MissesOnce:
+        def __init__(self):
+            self.inner = detect.make_detector("haar", still=False)
+            self.calls = 0
+
+        def detect(self, grey):
+            self.calls += 1
+            return [] if self.calls == 2 else self.inner.detect(grey)
+
+    detector = MissesOnce()
+    recognizer = EmotionRecognizer(detector=detector, classifier=classifier, detect_every=3)
+    portrait = astronaut_bgr()
+    for i in range(9):
+        frame = np.roll(portrait, 2 * i, axis=1)
+        faces = recognizer.analyze(frame, timestamp=i / 15).faces
+        assert len(faces) == 1, i
+        assert abs(faces[0].box[0] - (ASTRONAUT_FACE[0] + 2 * i)) <= 14, (i, faces[0].box)
+    assert detector.calls == 3
+
+
+def test_image_and_video_commands_take_a_detector(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "1000")  # --help unwrapped, so that no name is hyphenated across lines
+    photo = tmp_path / "astronaut.png"
+    cv2.imwrite(str(photo), astronaut_bgr())
+    assert cli_main(["image", str(photo), "--fast", "--detector", "haar-alt2", "--json"]) == 0
+    (face,) = json.loads(capsys.readouterr().out)["faces"]
+    assert _on_the_face(face["box"])
+    with pytest.raises(SystemExit):
+        cli_main(["image", str(photo), "--detector", "nope"])
+    assert "invalid choice" in capsys.readouterr().err
+    for command in ("image", "video"):
+        with pytest.raises(SystemExit):
+            cli_main([command, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert all(name in text for name in detect.detector_names())
+        assert f"Default: {detect.default_detector_name(command == 'image')}" in text
+
+
+@pytest.fixture
+def app():
+    """The page under AppTest, as tests/test_ui.py runs it (webrtc's session lookup patched out)."""
+    from pathlib import Path
+    from unittest import mock
+
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    st.cache_resource.clear()
+    with (
+        mock.patch("streamlit_webrtc.component.get_this_session_info", return_value=None),
+        mock.patch("fer_app.ui.live_tab.get_this_session_info", return_value=None),
+    ):
+        yield AppTest.from_file(str(Path(__file__).resolve().parent.parent / "streamlit_app.py"), default_timeout=60)
+    st.cache_resource.clear()
+
+
+def test_the_sidebar_offers_every_detector_and_says_when_one_stands_in(app, monkeypatch):
+    app.run()
+    assert not app.exception
+    choice = app.selectbox(key="face_detector_choice")
+    assert choice.options[1:] == detect.detector_names() and choice.value == "Default"
+    assert not any("not installed" in c.value for c in app.caption)
+    choice.select("haar").run()
+    assert app.session_state["face_detector"] == "haar"
+
+    monkeypatch.setattr(detect, "detector_available", lambda name: name != "dlib-hog")
+    app.selectbox(key="face_detector_choice").select("dlib-hog").run()
+    assert not app.exception
+    assert any("Detector dlib-hog is not installed (pip install dlib-bin): using haar-alt2" in c.value for c in app.caption)
