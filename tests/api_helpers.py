@@ -24,6 +24,12 @@ def astronaut_jpeg() -> bytes:
     return encode(astronaut_bgr(), ".jpg")
 
 
+def finds_her_face(faces: list) -> bool:
+    """The astronaut's face (x 177, y 66, about 95 px) is among `faces`. dlib-hog also boxes the mission
+    patch on her suit in this JPEG (score 0.02 against her face's 1.06; docs/detectors.md)."""
+    return any(abs(f["box"][0] - 177) < 15 and abs(f["box"][1] - 70) < 15 for f in faces)
+
+
 def coffee_jpeg() -> bytes:
     return encode(faceless_bgr(), ".jpg")
 

@@ -67,6 +67,9 @@ def test_job_lifecycle_and_result_equal_to_the_engine(clip):
         assert location == f"/v1/videos/{job['id']}" and len(job["id"]) >= 20
         assert job["status"] in ("queued", "running") and job["accurate"] is False and job["summary"] is None
         assert job["model"]["name"] == "default"
+        from fer_app.detect import resolve_detector_name
+
+        assert job["detector"] == resolve_detector_name(None, still=False)[0]
         done = _wait(c, location)
         assert done["status"] == "succeeded", done["error"]
         assert done["progress"] == {"frames_done": 20, "frames_total": 20, "fraction": 1.0}
@@ -82,6 +85,19 @@ def test_job_lifecycle_and_result_equal_to_the_engine(clip):
         assert_problem(c.delete(location), 404, "not-found")
         metrics = c.get("/metrics").text
         assert 'fer_api_video_jobs_finished_total{status="succeeded"} 1.0' in metrics
+
+
+def test_a_job_runs_the_detector_asked_for(clip):
+    from fer_app.engine import make_recognizer
+    from fer_app.video import analyze_video
+
+    with client_for(Settings(workers=1, video_workers=1)) as c:
+        r = _submit(c, clip, "?detector=haar")
+        assert r.status_code == 202 and r.json()["detector"] == "haar"
+        done = _wait(c, r.headers["location"])
+        assert done["status"] == "succeeded" and done["detector"] == "haar"
+        expected = analyze_video(clip, recognizer=make_recognizer(still=False, detector="haar"))
+        assert done["summary"] == expected.to_dict()
 
 
 def test_results_expire_after_their_ttl(clip):

@@ -55,6 +55,10 @@ def test_mixed_inputs_become_one_row_each(first_run):
     assert rows["clip0.mp4"]["kind"] == "video" and rows["clip0.mp4"]["duration"] == pytest.approx(1.0, abs=0.15)
     # the model rule of the single-file commands: photos accurate, videos the fast model
     assert rows["photo0.png"]["model"] == "accurate" and rows["clip0.mp4"]["model"] == "default"
+    from fer_app.detect import resolve_detector_name
+
+    assert rows["photo0.png"]["detector"] == resolve_detector_name(None, still=True)[0]
+    assert rows["clip0.mp4"]["detector"] == resolve_detector_name(None, still=False)[0]
     copy = rows["zz-copy-of-photo0.png"]
     assert copy["status"] == "duplicate" and Path(copy["duplicate_of"]).name == "photo0.png"
     assert copy["sha256"] == rows["photo0.png"]["sha256"]
@@ -132,6 +136,25 @@ def test_the_other_model_is_analysed_again(first_run, tmp_path):
     assert json.loads(run.stdout)["counts"]["ok"] == 1
     row = _files(tmp_path / "out")["clip0.mp4"]
     assert row["model"] == "accurate" and row["settings_hash"] != _files(out)["clip0.mp4"]["settings_hash"]
+
+
+def test_another_detector_is_analysed_again_and_equals_the_single_file_command(first_run, tmp_path):
+    import pandas as pd
+
+    media, out, _ = first_run
+    clip = tmp_path / "clip0.mp4"
+    clip.write_bytes(media["clip0"].read_bytes())
+    run = fer_app("batch", str(clip), "--out", str(tmp_path / "out"), "--workers", "1", "--json", "--detector", "haar")
+    assert json.loads(run.stdout)["counts"]["ok"] == 1, run.stderr
+    row = _files(tmp_path / "out")["clip0.mp4"]
+    assert row["detector"] == "haar" and row["settings_hash"] != _files(out)["clip0.mp4"]["settings_hash"]
+    timeline_csv = tmp_path / "timeline.csv"
+    single = fer_app("video", str(clip), "--json", "--detector", "haar", "--timeline", str(timeline_csv))
+    assert single.returncode == 0, single.stderr
+    assert row["faces_seen"] == json.loads(single.stdout)["faces_seen"]
+    mine = pd.read_parquet(tmp_path / "out" / "timeline").drop(columns=["file", "sha256", "settings_hash"])
+    pd.testing.assert_frame_equal(mine.reset_index(drop=True), pd.read_csv(timeline_csv, keep_default_na=False),
+                                  check_dtype=False)
 
 
 def test_driver_killed_mid_batch_then_resumed_loses_and_duplicates_nothing(tmp_path):

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import time
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from fer_app import engine
 from fer_app.api.problems import problem_responses, request_id
-from fer_app.api.schemas import ImageAnalysis
+from fer_app.api.recognizers import detector_used
+from fer_app.api.schemas import DetectorName, ImageAnalysis
 
 BODY = {
     "required": True,
@@ -46,11 +48,14 @@ def router(settings, pool, dependencies) -> APIRouter:
         request: Request,
         accurate: bool = Query(default_accurate, description="the accurate ensemble (default for photos) or, "
                                                               "false, the fast live model"),
+        detector: Annotated[DetectorName | None, Query(description="the face detector (default: the one "
+                                                                   "measured best for photos)")] = None,
     ):
+        used, fallback = detector_used(detector, still=True)
         arrived = time.perf_counter()
         with pool.slot() as place:
             data = await read_image_bytes(request, settings.max_image_bytes)
-            done = await pool.analyze(place, data, accurate)
+            done = await pool.analyze(place, data, accurate, used)
         del data
         result = done.result
         body = {
@@ -58,7 +63,8 @@ def router(settings, pool, dependencies) -> APIRouter:
             "width": result.width,
             "height": result.height,
             "model": {**done.model, "accurate": done.accurate},
-            "notes": done.notes,
+            "detector": used,
+            "notes": done.notes + ([fallback] if fallback else []),
             "timing": {
                 "queued_ms": round(done.queued_ms, 2),
                 "decode_ms": round(done.decode_ms, 2),

@@ -42,6 +42,7 @@ class Job:
     fps: float | None
     max_frames: int | None  # a guard for videos longer than their metadata says
     model: dict
+    detector: str
     created_at: float = field(default_factory=time.time)
     status: str = "queued"
     frames_done: int = 0
@@ -72,6 +73,7 @@ class Job:
             "accurate": self.accurate,
             "fps": self.fps,
             "model": {**self.model, "accurate": self.accurate},
+            "detector": self.detector,
             "created_at": round(self.created_at, 3),
             "started_at": self.started_at and round(self.started_at, 3),
             "finished_at": self.finished_at and round(self.finished_at, 3),
@@ -122,10 +124,11 @@ class JobStore:
         folder.mkdir(mode=0o700)
         return folder
 
-    def submit(self, folder: Path, accurate: bool, fps: float | None, max_frames: int | None) -> Job:
+    def submit(self, folder: Path, accurate: bool, fps: float | None, max_frames: int | None,
+               detector: str) -> Job:
         classifier = engine.shared_classifier(accurate=accurate)
         job = Job(id=secrets.token_urlsafe(16), folder=folder, accurate=accurate, fps=fps, max_frames=max_frames,
-                  model=engine.model_identity(classifier))
+                  model=engine.model_identity(classifier), detector=detector)
         with self._lock:
             try:
                 self._queue.put_nowait(job)
@@ -195,7 +198,7 @@ class JobStore:
             self.sweep()
 
     def _work(self) -> None:
-        recognizers: dict[bool, object] = {}  # this thread's own (detectors are not shared between threads)
+        recognizers: dict[tuple, object] = {}  # this thread's own (detectors are not shared between threads)
         while not self._stop.is_set():
             try:
                 job = self._queue.get(timeout=0.5)
@@ -206,9 +209,10 @@ class JobStore:
             if job.cancel.is_set():
                 shutil.rmtree(job.folder, ignore_errors=True)
                 continue
-            if job.accurate not in recognizers:
-                recognizers[job.accurate] = for_videos(job.accurate)
-            self._run(job, recognizers[job.accurate])
+            key = (job.accurate, job.detector)
+            if key not in recognizers:
+                recognizers[key] = for_videos(job.accurate, job.detector)
+            self._run(job, recognizers[key])
 
     def _run(self, job: Job, recognizer) -> None:
         from fer_app.video import analyze_video

@@ -106,19 +106,19 @@ class ImagePool:
     def _release(self) -> None:
         self._taken -= 1
 
-    async def analyze(self, place: _Place, data: bytes, accurate: bool) -> Analysis:
+    async def analyze(self, place: _Place, data: bytes, accurate: bool, detector: str | None = None) -> Analysis:
         self.start()  # in case the app runs without its lifespan (a bare ASGI call)
         submitted = time.perf_counter()
-        place.future = self._executor.submit(self._analyze, data, accurate, submitted)
+        place.future = self._executor.submit(self._analyze, data, accurate, detector, submitted)
         return await asyncio.wrap_future(place.future)
 
-    def _recognizer(self, accurate: bool):
+    def _recognizer(self, accurate: bool, detector: str | None = None):
         cache = self._local.__dict__.setdefault("recognizers", {})
-        if accurate not in cache:
-            cache[accurate] = for_photos(accurate, self.max_faces)
-        return cache[accurate]
+        if (accurate, detector) not in cache:
+            cache[accurate, detector] = for_photos(accurate, self.max_faces, detector)
+        return cache[accurate, detector]
 
-    def _analyze(self, data: bytes, accurate: bool, submitted: float) -> Analysis:
+    def _analyze(self, data: bytes, accurate: bool, detector: str | None, submitted: float) -> Analysis:
         started = time.perf_counter()
         with self._lock:
             self._running += 1
@@ -129,7 +129,7 @@ class ImagePool:
             except BadImageError as e:
                 raise Problem(422, "bad-image", str(e)) from None
             decoded = time.perf_counter()
-            recognizer = self._recognizer(accurate)
+            recognizer = self._recognizer(accurate, detector)
             try:
                 result = recognizer.analyze_image(image)
             except TooManyFaces as e:

@@ -1,4 +1,4 @@
-"""The one place the API builds recognizers (a detector choice, when the engine offers one, goes here)."""
+"""The one place the API builds recognizers: model mode, face detector (by name) and the face cap."""
 
 from __future__ import annotations
 
@@ -26,11 +26,18 @@ class _FaceCap:
         return getattr(self._detector, name)
 
 
-def for_photos(accurate: bool, max_faces: int):
-    recognizer = engine.make_recognizer(still=True, accurate=accurate)
+def detector_used(detector: str | None, still: bool) -> tuple[str, str | None]:
+    """(the detector that runs, a note when it stands in for the one asked for)."""
+    from fer_app.detect import resolve_detector_name
+
+    return resolve_detector_name(detector, still)
+
+
+def for_photos(accurate: bool, max_faces: int, detector: str | None = None):
+    recognizer = engine.make_recognizer(still=True, accurate=accurate, detector=detector)
     recognizer.still_detector = _FaceCap(recognizer.still_detector, max_faces)
     return recognizer
 
 
-def for_videos(accurate: bool):
-    return engine.make_recognizer(still=False, accurate=accurate)
+def for_videos(accurate: bool, detector: str | None = None):
+    return engine.make_recognizer(still=False, accurate=accurate, detector=detector)

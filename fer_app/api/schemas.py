@@ -6,9 +6,11 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, create_model
 
+from fer_app.detect import detector_names
 from fer_app.labels import EMOTIONS
 
 Emotion = Literal[EMOTIONS]  # type: ignore[valid-type]
+DetectorName = Literal[tuple(detector_names())]  # type: ignore[valid-type]
 
 Probabilities = create_model(
     "Probabilities", **{name: (float, Field(ge=0, le=1)) for name in EMOTIONS}, __doc__="one probability per emotion"
@@ -42,7 +44,9 @@ class ImageAnalysis(BaseModel):
     width: int
     height: int
     model: ModelOut
-    notes: list[str] = Field(description="conversions made while decoding (EXIF rotation, transparency ...)")
+    detector: DetectorName = Field(description="the face detector that ran")
+    notes: list[str] = Field(description="conversions made while decoding (EXIF rotation, transparency ...), "
+                                         "and a detector standing in for one that is not installed")
     timing: TimingOut
     request_id: str
 
@@ -100,6 +104,7 @@ class VideoJob(BaseModel):
     accurate: bool
     fps: float | None = Field(description="frames analysed per second; null: every frame")
     model: ModelOut
+    detector: DetectorName = Field(description="the face detector that runs")
     created_at: float = Field(description="Unix time")
     started_at: float | None
     finished_at: float | None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 from pathlib import Path
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi import Path as PathParam
@@ -13,7 +14,8 @@ from fastapi.responses import JSONResponse
 from fer_app import engine
 from fer_app.api.jobs import JobStore, QueueFull
 from fer_app.api.problems import Problem, problem_responses
-from fer_app.api.schemas import VideoJob
+from fer_app.api.recognizers import detector_used
+from fer_app.api.schemas import DetectorName, VideoJob
 
 BODY = {
     "required": True,
@@ -79,7 +81,10 @@ def router(settings, store: JobStore, dependencies) -> APIRouter:
                                                               "(the default for videos); much slower"),
         fps: float | None = Query(None, gt=0, le=120, description="analyse at most this many frames a second "
                                                                    "(default: every frame)"),
+        detector: Annotated[DetectorName | None, Query(description="the face detector (default: the one "
+                                                                   "measured best for video)")] = None,
     ):
+        used, _ = detector_used(detector, still=False)
         # Uploads in progress count against the queue too: they will need a place in it.
         if store.waiting() + uploading[0] >= settings.video_queue:
             store.metrics.rejected.labels("video").inc()
@@ -92,7 +97,7 @@ def router(settings, store: JobStore, dependencies) -> APIRouter:
                 await save_video_upload(request, settings.max_video_bytes, out)
             loop = asyncio.get_running_loop()
             max_frames = await loop.run_in_executor(None, probe, folder / "upload", settings.max_video_seconds)
-            job = store.submit(folder, accurate, fps, max_frames)
+            job = store.submit(folder, accurate, fps, max_frames, used)
         except QueueFull:
             shutil.rmtree(folder, ignore_errors=True)
             raise Problem(503, "busy", "the video queue is full; try again later",

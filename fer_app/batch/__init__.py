@@ -10,6 +10,7 @@ import json
 import sys
 import time
 
+from fer_app.detect import detector_names
 from fer_app.errors import FerError
 
 
@@ -28,6 +29,9 @@ def add_command(sub) -> None:
                       help="the accurate mode for videos too (photos get it by default)")
     mode.add_argument("--fast", dest="accurate", action="store_false",
                       help="the fast model for photos too (videos get it by default)")
+    p.add_argument("--detector", choices=detector_names(), metavar="NAME",
+                   help=f"the face detector ({', '.join(detector_names())}); default: the one measured best for "
+                        "each kind (see `image --help`)")
     p.add_argument("--format", choices=("parquet", "csv"), default="parquet", help="output tables' format (default: parquet)")
     p.add_argument("--retry-errors", action="store_true", help="analyse again the files that failed in an earlier run")
     p.add_argument("--json", action="store_true", help="print one JSON summary object at the end")
@@ -64,14 +68,14 @@ def run(args) -> int:
     if not inputs:
         raise FerError("no files to analyse")
     store = ResultStore(args.out, args.format)
-    options = Options(accurate=args.accurate, model=args.model, retry_errors=args.retry_errors)
+    options = Options(accurate=args.accurate, model=args.model, retry_errors=args.retry_errors, detector=args.detector)
     workers = args.workers or cluster.default_workers()
     started = time.perf_counter()
     bar = BatchProgress(len(inputs)) if sys.stderr.isatty() or not args.json else None
     try:
         with cluster.open_client(args.address, args.scheduler_file, workers) as client:
             kinds = sorted({i.kind for i in inputs if i.kind})
-            client.register_plugin(cluster.EngineWorkerPlugin([settings_for(k, args.accurate, args.model) for k in kinds]))
+            client.register_plugin(cluster.EngineWorkerPlugin([settings_for(k, args.accurate, args.model, args.detector) for k in kinds]))
             workers = len(client.scheduler_info(n_workers=-1)["workers"])
             tally = run_batch(client, inputs, store, options, progress=bar)
     finally:

@@ -51,6 +51,7 @@ FILES_SCHEMA = pa.schema(
         pa.field("worker_peak_rss_mb", pa.float64()),  # the worker process's peak resident memory so far
         pa.field("model", pa.string()),
         pa.field("model_sha256", pa.string()),
+        pa.field("detector", pa.string()),  # the face detector that ran (fer_app.detect)
         pa.field("settings_hash", pa.string()),
         pa.field("finished_at", pa.string()),  # UTC, ISO 8601
         pa.field("mtime_ns", pa.int64()),  # with size_bytes: lets a resume skip re-hashing unchanged files

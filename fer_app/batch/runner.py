@@ -22,6 +22,7 @@ class Options:
     accurate: bool | None = None  # None: photos accurate, videos fast (the single-file commands' rule)
     model: str | None = None
     retry_errors: bool = False
+    detector: str | None = None  # None: the default for each kind
 
 
 @dataclass
@@ -56,7 +57,7 @@ class Planner:
 
     def settings(self, kind: str) -> tuple[Settings, str, dict]:
         if kind not in self._settings:
-            s = settings_for(kind, self.options.accurate, self.options.model)
+            s = settings_for(kind, self.options.accurate, self.options.model, self.options.detector)
             self._settings[kind] = (s, settings_hash(s), expected_model(s))
         return self._settings[kind]
 
@@ -69,7 +70,7 @@ class Planner:
     def plan(self, item: Input) -> tuple[str, dict]:
         """-> ("skip", record) | ("row", a finished row to record now) | ("analyse", the row so far)."""
         base = {"file": item.path, "kind": item.kind, "sha256": "", "settings_hash": "", "model": "", "model_sha256": "",
-                "error": "", "worker": "", "duplicate_of": ""}
+                "detector": "", "error": "", "worker": "", "duplicate_of": ""}
         prev = self.store.latest.get(item.path)
         try:
             stat = os.stat(item.path)
@@ -84,7 +85,8 @@ class Planner:
         except OSError as e:
             return "row", base | {"status": "error", "error": f"{item.path}: cannot read ({e.strerror or e})"}
         settings, digest, model = self.settings(item.kind)
-        base |= {"sha256": sha, "settings_hash": digest, "model": model["name"], "model_sha256": model["sha256"]}
+        base |= {"sha256": sha, "settings_hash": digest, "model": model["name"], "model_sha256": model["sha256"],
+                 "detector": settings.detector}
         key = (sha, digest, model["sha256"])
         same = prev is not None and (prev["sha256"], prev["settings_hash"], prev["model_sha256"]) == key
         if same and (prev["status"] != "error" or not self.options.retry_errors):

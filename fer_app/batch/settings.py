@@ -20,26 +20,30 @@ class Settings:
     kind: str  # "video" or "image"
     accurate: bool  # the accurate ensemble, else the fast model (or `model`)
     model: str | None = None  # an ONNX file instead of the shipped fast model
+    detector: str | None = None  # the face detector that runs (a name from fer_app.detect; None: the default)
 
     def recognizer_kwargs(self) -> dict:
-        """The arguments for fer_app.engine.make_recognizer: the one place a new engine option (a detector
-        name, say) is passed through."""
-        return {"still": self.kind == "image", "accurate": self.accurate, "model": self.model}
+        """The arguments for fer_app.engine.make_recognizer: the one place a new engine option is passed through."""
+        return {"still": self.kind == "image", "accurate": self.accurate, "model": self.model, "detector": self.detector}
 
     def digest(self) -> str:
         text = json.dumps(asdict(self) | {"version": RESULTS_VERSION}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def settings_for(kind: str, accurate: bool | None, model: str | None) -> Settings:
+def settings_for(kind: str, accurate: bool | None, model: str | None, detector: str | None = None) -> Settings:
     """The single-file commands' rule (fer_app.engine): photos accurate, videos fast, unless
-    `accurate` (--accurate: True, --fast: False) or `model` (implies fast) say otherwise."""
+    `accurate` (--accurate: True, --fast: False) or `model` (implies fast) say otherwise. The detector is
+    recorded by the name that runs here (the default for the kind, or a stand-in for a missing one), so
+    that a change of detector analyses the files again on resume."""
+    from fer_app.detect import resolve_detector_name
     from fer_app.engine import accurate_default
 
+    used, _ = resolve_detector_name(detector, still=kind == "image")
     if model:
-        return Settings(kind, False, str(Path(model).resolve()))
+        return Settings(kind, False, str(Path(model).resolve()), used)
     mode = accurate_default(kind == "image") if accurate is None else accurate
-    return Settings(kind, mode, None)
+    return Settings(kind, mode, None, used)
 
 
 def expected_model(settings: Settings) -> dict:
