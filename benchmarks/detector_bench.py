@@ -41,11 +41,13 @@ from benchmarks import detection_set  # noqa: E402
 
 def candidates(still: bool) -> dict:
     """label -> factory of a new detector. The registry's entries, plus settings tried for the choice."""
-    from fer_app.detect import DlibHogDetector, detector_available, detector_names, make_detector
+    from fer_app.detect import DLIB_MARGIN, DlibHogDetector, detector_available, detector_names, make_detector
 
     out = {name: (lambda name=name: make_detector(name, still)) for name in detector_names() if detector_available(name)}
     if not detector_available("dlib-hog"):
         return out
+    unverified = {"min_face": 40, "detect_width": 2048} if still else {"min_face": 60, "detect_width": 1024}
+    out["dlib-hog without the alt2 check"] = lambda: DlibHogDetector(**unverified, margin=DLIB_MARGIN)
     if still:
         out["dlib-hog min_face 40, <=1280 px"] = lambda: DlibHogDetector(min_face=40, detect_width=1280)
         out["dlib-hog min_face 60, <=1024 px"] = lambda: DlibHogDetector(min_face=60, detect_width=1024)

@@ -56,6 +56,23 @@ def test_dlib_finds_the_face_at_any_frame_size_in_that_frames_pixels():
         assert _on_the_face(box, tuple(round(v * k) for v in ASTRONAUT_FACE)), (width, box)
 
 
+def test_dlib_s_doubtful_box_on_the_mission_patch_needs_the_cascade_s_confirmation():
+    """In a JPEG of the portrait dlib scores the patch on her suit just above its threshold; the alt2
+    cascade does not confirm it, so only her face is kept."""
+    if not detect.detector_available("dlib-hog"):
+        pytest.skip("dlib-bin not installed")
+    ok, data = cv2.imencode(".jpg", astronaut_bgr(), [cv2.IMWRITE_JPEG_QUALITY, 95])
+    grey = preprocess.to_grey(cv2.imdecode(data, cv2.IMREAD_COLOR))
+    unchecked = detect.DlibHogDetector(min_face=40, detect_width=2048).detect(grey)
+    assert len(unchecked) == 2 and any(_on_the_face(b) for b in unchecked), unchecked
+    for still in (True, False):
+        detector = detect.make_detector("dlib-hog", still=still)
+        assert detector.verify_below is not None
+        boxes = detector.detect(grey)
+        assert len(boxes) == 1 and _on_the_face(boxes[0]), (still, boxes)
+        assert detector.clone().detect(grey) == boxes
+
+
 def test_dlib_follows_a_face_near_its_last_box_and_clones_independently():
     if not detect.detector_available("dlib-hog"):
         pytest.skip("dlib-bin not installed")
