@@ -24,10 +24,10 @@ def astronaut_jpeg() -> bytes:
     return encode(astronaut_bgr(), ".jpg")
 
 
-def finds_her_face(faces: list) -> bool:
-    """The astronaut's face (x 177, y 66, about 95 px) is among `faces`. dlib-hog also boxes the mission
-    patch on her suit in this JPEG (score 0.02 against her face's 1.06; docs/detectors.md)."""
-    return any(abs(f["box"][0] - 177) < 15 and abs(f["box"][1] - 70) < 15 for f in faces)
+def only_her_face(faces: list) -> bool:
+    """The astronaut's face (x 177, y 66, about 95 px) and nothing else (dlib-hog's doubtful box on the
+    mission patch in this JPEG is dropped by the alt2 check: docs/detectors.md)."""
+    return len(faces) == 1 and abs(faces[0]["box"][0] - 177) < 15 and abs(faces[0]["box"][1] - 70) < 15
 
 
 def coffee_jpeg() -> bytes:
