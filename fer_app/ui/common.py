@@ -11,7 +11,6 @@ import streamlit as st
 from fer_app.classify import EmotionClassifier
 from fer_app.detect import (
     DETECTORS,
-    default_detector_name,
     detector_available,
     detector_names,
     make_detector,
@@ -77,7 +76,8 @@ def detector_chosen() -> str | None:
     """The sidebar's face detector choice: a name, or None for the measured defaults. Says so when a
     detector (or a default) is not installed here and another one stands in."""
     names = detector_names()
-    labels = {DEFAULT_CHOICE: f"Default ({default_detector_name(True)} for photos, {default_detector_name(False)} for video)"}
+    still, live = (resolve_detector_name(None, s)[0] for s in (True, False))
+    labels = {DEFAULT_CHOICE: f"Default ({still})" if still == live else f"Default ({still} for photos, {live} for video)"}
     labels |= {n: n + ("" if detector_available(n) else " (not installed)") for n in names}
     choice = st.selectbox(
         "Face detector",
