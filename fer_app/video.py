@@ -563,7 +563,7 @@ def analyze_video(
 
     `threaded` (the default) overlaps decoding, full detections, the
     analysis and encoding in threads of their own, and lets FFmpeg and x264
-    use threads too: one video keeps about 1.6 cores busy. False does it all
+    use threads too: one video keeps more than one core busy. False does it all
     in the calling thread, one core, with the same results: for callers that
     already run one video per core.
     """

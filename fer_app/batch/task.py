@@ -110,8 +110,8 @@ def _means(probability_sum: np.ndarray, count: int) -> dict:
 def _video(path: str, recognizer, out: dict) -> None:
     from fer_app.video import analyze_video
 
-    # A one-thread worker analyses its video in that thread: the video engine's own pipeline would use
-    # about 1.6 cores a worker, and workers would fight over the cores instead of adding up.
+    # A one-thread worker analyses its video in that thread: the video engine's own pipeline would keep
+    # more than one core busy per worker, and workers would fight over the cores instead of adding up.
     summary = analyze_video(path, recognizer=recognizer, threaded=_worker_threads() != 1)
     d = summary.to_dict()
     out["row"] |= {
