@@ -255,6 +255,7 @@ def main() -> int:
         report["two_machines_on_one"] = two_machines(clips, tmp)
         report["memory"] = memory_run(tmp, args.memory_files)
         report["total_s"] = round(time.perf_counter() - t0, 1)
+    report["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
     print(json.dumps(report, indent=2))
     return 0
 

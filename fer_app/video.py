@@ -5,7 +5,8 @@ queues and the timeline holds one row per second. Three stages overlap on the
 cores (FFmpeg, OpenCV and x264 release the GIL): a decoding thread that also
 starts each full detection in a detection thread as soon as its frame is
 decoded, the analysing (calling) thread, and a thread that draws and encodes
-the annotated copy.
+the annotated copy. With `threaded=False` all of it runs in the calling
+thread instead (for callers that run one video per core, like the batch).
 """
 
 from __future__ import annotations
@@ -152,7 +153,7 @@ def _upright(image: np.ndarray, rotation: int) -> np.ndarray:
 class _AnnotatedWriter:
     """H.264 MP4 out, the input's audio copied (or re-encoded to AAC) when there is some."""
 
-    def __init__(self, out_path: Path, rate: Fraction, in_audio, preset: str = "veryfast"):
+    def __init__(self, out_path: Path, rate: Fraction, in_audio, preset: str = "veryfast", threads: int = 0):
         import av
 
         self.path = out_path
@@ -162,6 +163,7 @@ class _AnnotatedWriter:
         self.rate = rate
         self.video = None
         self.preset = preset
+        self.threads = threads  # x264's own threads; 0: its default (as many as the cores)
         self.audio_mode = "none"
         self.in_audio = in_audio
         self.audio = None
@@ -191,7 +193,7 @@ class _AnnotatedWriter:
         self.video.width, self.video.height = width, height
         self.video.pix_fmt = "yuv420p"
         self.video.codec_context.time_base = 1 / self.rate
-        self.video.options = {"preset": self.preset, "crf": "23"}
+        self.video.options = {"preset": self.preset, "crf": "23"} | ({"threads": str(self.threads)} if self.threads else {})
 
     def write_frame(self, bgr: np.ndarray, t: float) -> None:
         import av
@@ -256,14 +258,77 @@ class _AnnotatedWriter:
         self.container.close()
 
 
+class _Frames:
+    """Demuxes and decodes, in the thread that iterates it.
+
+    Yields, in order, ("frame", t, image) for frames to analyse, ("skipped",
+    t, None) for frames `fps` leaves out, and ("audio", None, packet) for
+    audio to carry. `rotation` is known once the first frame is decoded.
+    """
+
+    def __init__(self, container, stream, audio, fps: float | None, source_rate: float, name: str):
+        self.container, self.stream, self.audio = container, stream, audio
+        self.fps, self.source_rate, self.name_for_errors = fps, source_rate, name
+        self.rotation = 0
+
+    def __iter__(self) -> Iterator[tuple]:
+        import av
+
+        first_time, next_due, bad_packets, decoded = None, 0.0, 0, 0
+        for packet in self.container.demux([self.stream] + ([self.audio] if self.audio is not None else [])):
+            if packet.stream.type == "audio":
+                yield "audio", None, packet
+                continue
+            try:
+                frames = packet.decode()
+                bad_packets = 0
+            except av.error.FFmpegError:
+                bad_packets += 1
+                if bad_packets > MAX_BAD_PACKETS:
+                    raise BadVideoError(f"{self.name_for_errors}: video data is corrupt (decoding keeps failing)") from None
+                continue
+            for frame in frames:
+                decoded += 1
+                t_abs = frame.time if frame.time is not None else decoded / self.source_rate
+                if first_time is None:
+                    first_time = t_abs
+                    self.rotation = int(getattr(frame, "rotation", 0) or 0)
+                t = max(0.0, t_abs - first_time)
+                if self.fps is None or t + 1e-6 >= next_due:
+                    if self.fps is not None:
+                        next_due += 1.0 / self.fps
+                        while next_due <= t:
+                            next_due += 1.0 / self.fps
+                    yield "frame", t, _upright(frame.to_ndarray(format="bgr24"), self.rotation)
+                else:
+                    yield "skipped", t, None
+
+
+class _DecodeInline:
+    """The decoding stage in the calling thread: each frame is decoded when the analysis asks for it."""
+
+    def __init__(self, frames: _Frames):
+        self.frames = frames
+
+    def start(self) -> None:
+        pass
+
+    def events(self) -> Iterator[tuple]:
+        """Like _DecodeAhead.events: a frame comes as (image, None), its full detection left to the recognizer."""
+        for kind, t, payload in self.frames:
+            yield kind, t, ((payload, None) if kind == "frame" else payload)
+
+    def stop(self) -> None:
+        pass
+
+
 class _DecodeAhead(threading.Thread):
-    """Demuxes and decodes in the background, ahead of the analysis, and starts full detections early.
+    """Decodes `frames` in the background, ahead of the analysis, and starts full detections early.
 
     FFmpeg's decoding, the conversion to BGR and the Haar cascade release the
     GIL, so on a second core they overlap with following faces, classifying
-    and encoding. `events()` yields, in order, ("frame", t, (image, boxes))
-    for frames to analyse, ("skipped", t, None) for frames `fps` leaves out,
-    and ("audio", None, packet) for audio to carry.
+    and encoding. `events()` yields what `frames` yields, a frame's image as
+    (image, boxes).
 
     With a `detector`, every frame for which `detection_due(n)` holds (n: the
     frame's number among analysed frames) is also handed to a detection
@@ -275,21 +340,14 @@ class _DecodeAhead(threading.Thread):
 
     def __init__(
         self,
-        container,
-        stream,
-        audio,
-        fps: float | None,
-        source_rate: float,
-        name: str,
+        frames: _Frames,
         detector=None,
         detection_due: Callable[[int], bool] | None = None,
         ahead: int = 8,
         ahead_bytes: int = 64 * 1024 * 1024,
     ):
         super().__init__(daemon=True, name="fer-video-decode")
-        self.container, self.stream, self.audio = container, stream, audio
-        self.fps, self.source_rate, self.name_for_errors = fps, source_rate, name
-        self.rotation = 0
+        self.frames = frames
         self.detector, self.detection_due = detector, detection_due
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fer-video-detect") if detector is not None else None
         self._ahead, self._ahead_bytes = max(1, ahead), ahead_bytes
@@ -300,44 +358,18 @@ class _DecodeAhead(threading.Thread):
         self._stopped = threading.Event()
 
     def run(self) -> None:
-        import av
-
         try:
-            first_time, next_due, bad_packets, decoded, analysed = None, 0.0, 0, 0, 0
-            for packet in self.container.demux([self.stream] + ([self.audio] if self.audio is not None else [])):
+            analysed = 0
+            for kind, t, payload in self.frames:
                 if self._stopped.is_set():
                     return
-                if packet.stream.type == "audio":
-                    self._put(("audio", None, packet))
-                    continue
-                try:
-                    frames = packet.decode()
-                    bad_packets = 0
-                except av.error.FFmpegError:
-                    bad_packets += 1
-                    if bad_packets > MAX_BAD_PACKETS:
-                        raise BadVideoError(f"{self.name_for_errors}: video data is corrupt (decoding keeps failing)") from None
-                    continue
-                for frame in frames:
-                    decoded += 1
-                    t_abs = frame.time if frame.time is not None else decoded / self.source_rate
-                    if first_time is None:
-                        first_time = t_abs
-                        self.rotation = int(getattr(frame, "rotation", 0) or 0)
-                    t = max(0.0, t_abs - first_time)
-                    if self.fps is None or t + 1e-6 >= next_due:
-                        if self.fps is not None:
-                            next_due += 1.0 / self.fps
-                            while next_due <= t:
-                                next_due += 1.0 / self.fps
-                        image = _upright(frame.to_ndarray(format="bgr24"), self.rotation)
-                        boxes = None
-                        if self._pool is not None and self.detection_due(analysed):
-                            boxes = self._pool.submit(self.detector.detect, to_grey(image))
-                        analysed += 1
-                        self._put(("frame", t, (image, boxes)))
-                    else:
-                        self._put(("skipped", t, None))
+                if kind == "frame":
+                    boxes = None
+                    if self._pool is not None and self.detection_due(analysed):
+                        boxes = self._pool.submit(self.detector.detect, to_grey(payload))
+                    analysed += 1
+                    payload = (payload, boxes)
+                self._put((kind, t, payload))
             self._put(("end", None, None))
         except BaseException as e:  # handed to the analysing thread, which raises it
             self._put(("error", None, e))
@@ -390,8 +422,30 @@ class _DecodeAhead(threading.Thread):
             self._pool.shutdown(wait=True, cancel_futures=True)
 
 
+class _WriteInline:
+    """Draws the overlays and encodes the annotated copy in the calling thread."""
+
+    def __init__(self, writer: _AnnotatedWriter, show_probabilities: bool):
+        self.writer, self.show_probabilities = writer, show_probabilities
+
+    def start(self) -> None:
+        pass
+
+    def put_frame(self, image: np.ndarray, result, t: float) -> None:
+        self.writer.write_frame(draw_results(image, result, show_probabilities=self.show_probabilities), t)
+
+    def put_audio(self, packet) -> None:
+        self.writer.write_audio_packet(packet)
+
+    def finish(self) -> None:
+        pass
+
+    def abandon(self) -> None:
+        pass
+
+
 class _WriteBehind(threading.Thread):
-    """Draws the overlays and encodes the annotated copy in the background, in order.
+    """_WriteInline's work in the background, in order.
 
     x264 and the colour conversion release the GIL, so encoding overlaps with
     the analysis of the next frames. The queue is short: memory stays flat.
@@ -400,7 +454,7 @@ class _WriteBehind(threading.Thread):
 
     def __init__(self, writer: _AnnotatedWriter, show_probabilities: bool, ahead: int = 4):
         super().__init__(daemon=True, name="fer-video-encode")
-        self.writer, self.show_probabilities = writer, show_probabilities
+        self.inline = _WriteInline(writer, show_probabilities)
         self._queue: queue.Queue = queue.Queue(maxsize=ahead)
         self._error: BaseException | None = None
 
@@ -413,10 +467,9 @@ class _WriteBehind(threading.Thread):
                 continue  # drain: the analysing thread learns of the error at its next put
             try:
                 if item[0] == "video":
-                    _, image, result, t = item
-                    self.writer.write_frame(draw_results(image, result, show_probabilities=self.show_probabilities), t)
+                    self.inline.put_frame(*item[1:])
                 else:
-                    self.writer.write_audio_packet(item[1])
+                    self.inline.put_audio(item[1])
             except BaseException as e:
                 self._error = e
 
@@ -487,6 +540,7 @@ def analyze_video(
     show_probabilities: bool = False,
     settings_fps: float | None = SETTINGS_FPS,
     x264_preset: str = "veryfast",
+    threaded: bool = True,
 ) -> VideoSummary:
     """Analyse a video file; optionally write an annotated H.264 MP4 (audio kept) to `out_path`.
 
@@ -506,6 +560,12 @@ def analyze_video(
     classified 7.5 times a second), not twice as often. None: use them per
     frame as they are. `x264_preset`: the annotated copy's speed/size trade
     (benchmarks/RESULTS.md: "ultrafast" encodes fastest, about 8 times larger).
+
+    `threaded` (the default) overlaps decoding, full detections, the
+    analysis and encoding in threads of their own, and lets FFmpeg and x264
+    use threads too: one video keeps more than one core busy. False does it all
+    in the calling thread, one core, with the same results: for callers that
+    already run one video per core.
     """
     import av
 
@@ -522,7 +582,10 @@ def analyze_video(
     container, stream = _open_input(path)
     writer = None
     try:
-        stream.thread_type = "AUTO"
+        if threaded:
+            stream.thread_type = "AUTO"
+        else:
+            stream.codec_context.thread_count = 1
         source_rate = stream.average_rate or stream.guessed_rate or Fraction(25)
         summary.source_fps = float(source_rate)
         total = _total_frames(container, stream, float(source_rate))
@@ -530,7 +593,7 @@ def analyze_video(
         in_audio = container.streams.audio[0] if container.streams.audio else None
         if out_path is not None:
             try:
-                writer = _AnnotatedWriter(Path(out_path), out_rate, in_audio, preset=x264_preset)
+                writer = _AnnotatedWriter(Path(out_path), out_rate, in_audio, preset=x264_preset, threads=0 if threaded else 1)
             except (OSError, av.error.FFmpegError) as e:
                 with contextlib.suppress(OSError):
                     if Path(out_path).stat().st_size == 0:
@@ -539,18 +602,16 @@ def analyze_video(
         carried_audio = in_audio if writer is not None and writer.audio is not None else None
         analysed_rate = min(float(fps), float(source_rate)) if fps else float(source_rate)
         restore_settings = _pace(recognizer, analysed_rate, settings_fps)
-        ahead_detector = _ahead_detector(recognizer)
-        decoder = _DecodeAhead(
-            container,
-            stream,
-            carried_audio,
-            fps,
-            float(source_rate),
-            path.name,
-            detector=ahead_detector,
-            detection_due=getattr(recognizer, "detection_due", None),
-        )
-        encoder = _WriteBehind(writer, show_probabilities) if writer is not None else None
+        frames = _Frames(container, stream, carried_audio, fps, float(source_rate), path.name)
+        if threaded:
+            decoder = _DecodeAhead(
+                frames, detector=_ahead_detector(recognizer), detection_due=getattr(recognizer, "detection_due", None)
+            )
+        else:
+            decoder = _DecodeInline(frames)
+        encoder = None
+        if writer is not None:
+            encoder = (_WriteBehind if threaded else _WriteInline)(writer, show_probabilities)
         probability_sum = np.zeros(NUM_CLASSES)
         track_ids: set[int] = set()
         decoder.start()
@@ -591,7 +652,7 @@ def analyze_video(
             if encoder is not None:
                 encoder.abandon()
             restore_settings()
-        summary.rotation = decoder.rotation
+        summary.rotation = frames.rotation
         if summary.frames_decoded == 0:
             raise BadVideoError(f"{path.name}: no video frame could be decoded (corrupt or empty video)")
         summary.tracks_seen = len(track_ids)

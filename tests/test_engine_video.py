@@ -256,3 +256,32 @@ def test_corrupt_data_mid_stream_never_escapes_as_another_error(tmp_path, clip_w
         assert not out.exists()  # no half-written file left behind
     else:
         assert summary.frames_decoded > 0 and out.exists()
+
+
+def _helper_threads() -> set[str]:
+    import threading
+
+    return {t.name for t in threading.enumerate() if t.name.startswith("fer-video")}
+
+
+@pytest.mark.parametrize("fps", [None, 5])
+def test_unthreaded_analysis_gives_the_pipelined_results_without_helper_threads(clip_with_audio, tmp_path, fps):
+    """threaded=False (the batch's one-thread workers) decodes, detects, analyses and encodes in the calling
+    thread, and must find exactly what the pipelined path finds: same summary, same timeline."""
+    path, _ = clip_with_audio
+    runs = {}
+    for threaded in (True, False):
+        rec = RecordingRecognizer()
+        seen: set[str] = set()
+        out = tmp_path / f"threaded-{threaded}.mp4"
+        summary = analyze_video(path, out_path=out, fps=fps, recognizer=rec, threaded=threaded,
+                                progress=lambda d, t, seen=seen: seen.update(_helper_threads()))
+        runs[threaded] = (summary, seen, rec.given_boxes, len(decode_frames(out)))
+    (piped, piped_threads, piped_boxes, piped_frames), (inline, inline_threads, inline_boxes, inline_frames) = (
+        runs[True], runs[False])
+    assert {"fer-video-decode", "fer-video-encode"} <= piped_threads and any(piped_boxes)
+    assert inline_threads == set() and not any(inline_boxes)  # every detection made by the recognizer itself
+    assert inline.faces_seen > 0 and inline.frames_analysed == (45 if fps is None else 15)
+    assert inline.to_dict() == piped.to_dict()
+    assert inline.timeline.rows() == piped.timeline.rows()
+    assert inline_frames == piped_frames == inline.frames_analysed

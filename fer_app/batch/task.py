@@ -60,6 +60,16 @@ def _worker_name() -> str:
         return f"pid {os.getpid()}"
 
 
+def _worker_threads() -> int | None:
+    """The threads this Dask worker was given (None outside a worker)."""
+    try:
+        from distributed import get_worker
+
+        return int(get_worker().state.nthreads)
+    except (ImportError, ValueError):
+        return None
+
+
 def analyse_file(path: str, settings: Settings) -> dict:
     """-> {"row": the files-table fields, "timeline": per-second rows, "faces": per-face rows}."""
     from fer_app.engine import model_identity
@@ -100,7 +110,9 @@ def _means(probability_sum: np.ndarray, count: int) -> dict:
 def _video(path: str, recognizer, out: dict) -> None:
     from fer_app.video import analyze_video
 
-    summary = analyze_video(path, recognizer=recognizer)
+    # A one-thread worker analyses its video in that thread: the video engine's own pipeline would keep
+    # more than one core busy per worker, and workers would fight over the cores instead of adding up.
+    summary = analyze_video(path, recognizer=recognizer, threaded=_worker_threads() != 1)
     d = summary.to_dict()
     out["row"] |= {
         key: d[key]
