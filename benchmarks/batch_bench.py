@@ -27,7 +27,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -50,26 +49,10 @@ def make_clips(folder: Path, count: int, seconds: float, size=(1280, 720), faces
         picked = [pool[j] for j in rng.choice(len(pool), size=faces_per_clip, replace=False)]
         base, _ = engine_bench.scene(picked, size[0], size[1], face_px)
         path = folder / f"clip{i:03d}.mp4"
-        write_clip(path, base, seconds, fps=fps, step=1.0 + 0.25 * (i % 5))
+        # x264's veryfast preset: making the clips is not what is measured
+        engine_bench.write_clip(path, base, seconds, fps=fps, step=1.0 + 0.25 * (i % 5), preset="veryfast")
         clips.append(path)
     return clips, source
-
-
-def write_clip(path: Path, base: np.ndarray, seconds: float, fps: int, step: float) -> None:
-    """engine_bench.write_clip's panning scene, encoded with x264's veryfast preset (generation is not measured)."""
-    import av
-
-    height, width = base.shape[:2]
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=fps, options={"preset": "veryfast"})
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        for i, frame in enumerate(engine_bench.moving(base, int(seconds * fps), step=step)):
-            vf = av.VideoFrame.from_ndarray(frame, format="bgr24")
-            vf.pts, vf.time_base = i, Fraction(1, fps)
-            for packet in stream.encode(vf):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
 
 
 class CpuMeter:
@@ -132,11 +115,12 @@ def video_loop(clips: list[Path]) -> tuple[float, float]:
 
 
 @contextlib.contextmanager
-def loopback_cluster(tmp: Path, workers: int = 2):
-    """`dask scheduler` and `workers` x `dask worker` (one process, one thread each) on 127.0.0.1."""
+def loopback_cluster(tmp: Path, workers: int = 2, env: dict | None = None):
+    """`dask scheduler` and `workers` x `dask worker` (one process, one thread each) on 127.0.0.1; yields
+    (the scheduler's address, the worker processes, {worker address: pid}). The batch tests use it too."""
     scheduler_file = tmp / "scheduler.json"
     dask = [sys.executable, "-m", "dask"]
-    env = ENV | {"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1"}
+    env = ENV | {"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1"} | (env or {})
     procs = [subprocess.Popen([*dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
                                "--scheduler-file", str(scheduler_file)], env=env, cwd=tmp, start_new_session=True,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]

@@ -261,13 +261,13 @@ def neighbour_counts(faces: list[np.ndarray]) -> dict:
     }
 
 
-def write_clip(path: Path, base: np.ndarray, seconds: float, fps: int = 30, step: float = 1.5) -> None:
-    """An H.264 clip of the scene panning back and forth."""
+def write_clip(path: Path, base: np.ndarray, seconds: float, fps: int = 30, step: float = 1.5, preset: str | None = None) -> None:
+    """An H.264 clip of the scene panning back and forth (x264's `preset`, default its own)."""
     import av
 
     height, width = base.shape[:2]
     with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=fps)
+        stream = out.add_stream("libx264", rate=fps, options={"preset": preset} if preset else None)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         for i, frame in enumerate(moving(base, int(seconds * fps), step=step)):
             vf = av.VideoFrame.from_ndarray(frame, format="bgr24")

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import time
-from fractions import Fraction
 from pathlib import Path
 
 import cv2
 import numpy as np
-from engine_helpers import astronaut_bgr, detectable_fer_faces, faceless_bgr, scene_with_faces
+from engine_helpers import astronaut_bgr, detectable_fer_faces, encode_h264, faceless_bgr, scene_with_faces
 
 PROBLEM = "application/problem+json"
 
@@ -44,24 +43,16 @@ def four_face_scene() -> np.ndarray | None:
 
 
 def write_scene_video(path: Path, scene: np.ndarray, seconds: float, fps: int = 10, size=(320, 240)) -> int:
-    """An H.264 video of `scene` panning slowly (PyAV); returns the frame count."""
-    import av
-
+    """An H.264 video of `scene` panning slowly; returns the frame count."""
     width, height = size
     base = cv2.resize(scene, (width + 40, height), interpolation=cv2.INTER_AREA)
     frames = round(seconds * fps)
-    with av.open(str(path), mode="w") as out:
-        stream = out.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        for i in range(frames):
-            x = int(40 * i / max(1, frames - 1))
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(base[:, x : x + width]), format="bgr24")
-            frame.pts, frame.time_base = i, Fraction(1, fps)
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return frames
+
+    def frame(i: int) -> np.ndarray:
+        x = int(40 * i / max(1, frames - 1))
+        return base[:, x : x + width]
+
+    return encode_h264(path, (frame(i) for i in range(frames)), fps)
 
 
 def wait_ready(client, timeout: float = 60.0) -> dict:

@@ -5,33 +5,24 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from fractions import Fraction
 from pathlib import Path
 
 import cv2
 import numpy as np
-from engine_helpers import REPO, detectable_fer_faces, scene_with_faces
+from engine_helpers import REPO, detectable_fer_faces, encode_h264, scene_with_faces
 
 
 def write_scene_clip(path: Path, faces: list[np.ndarray], seconds: float = 1.0, fps: int = 10,
                      size: tuple[int, int] = (320, 240), face_px: int = 80) -> None:
     """An H.264 clip of `faces` on a real photo, panning a few pixels a frame."""
-    import av
-
     width, height = size
     base, _ = scene_with_faces(faces, width, height, face_px)
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        for i in range(round(seconds * fps)):
-            shift = np.float32([[1, 0, 2 * (i % 8)], [0, 1, i % 8]])
-            frame = cv2.warpAffine(base, shift, (width, height), borderMode=cv2.BORDER_REPLICATE)
-            vf = av.VideoFrame.from_ndarray(frame, format="bgr24")
-            vf.pts, vf.time_base = i, Fraction(1, fps)
-            for packet in stream.encode(vf):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
+
+    def frame(i: int) -> np.ndarray:
+        shift = np.float32([[1, 0, 2 * (i % 8)], [0, 1, i % 8]])
+        return cv2.warpAffine(base, shift, (width, height), borderMode=cv2.BORDER_REPLICATE)
+
+    encode_h264(path, (frame(i) for i in range(round(seconds * fps))), fps)
 
 
 def make_media(folder: Path, clips: int = 2, photos: int = 2, seed: int = 0) -> dict[str, Path]:

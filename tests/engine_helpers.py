@@ -71,6 +71,28 @@ def scene_with_faces(faces: list[np.ndarray], width: int = 640, height: int = 48
     return scene, placed
 
 
+def encode_h264(path: Path, frames, fps: int) -> int:
+    """Encode BGR frames (all one size) as an H.264 MP4 with PyAV; returns how many were written."""
+    import av
+
+    count = 0
+    with av.open(str(path), mode="w") as out:
+        stream = None
+        for frame in frames:
+            if stream is None:
+                stream = out.add_stream("libx264", rate=fps)
+                stream.height, stream.width = frame.shape[:2]
+                stream.pix_fmt = "yuv420p"
+            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="bgr24")
+            vf.pts, vf.time_base = count, Fraction(1, fps)
+            for packet in stream.encode(vf):
+                out.mux(packet)
+            count += 1
+        for packet in stream.encode() if stream is not None else ():
+            out.mux(packet)
+    return count
+
+
 def write_moving_face_video(
     path: Path,
     seconds: float = 3.0,

@@ -4,52 +4,17 @@ row and the batch finishes the others."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 from batch_helpers import fer_app, write_scene_clip
-from engine_helpers import REPO, detectable_fer_faces, needs_fer2013
+from engine_helpers import detectable_fer_faces, needs_fer2013
+
+from benchmarks.batch_bench import loopback_cluster
 
 pytest.importorskip("distributed")
 pytestmark = needs_fer2013()
-
-
-@contextlib.contextmanager
-def loopback_cluster(tmp: Path, workers: int = 2, env: dict | None = None):
-    """A scheduler and `workers` single-thread worker processes on 127.0.0.1; yields the scheduler's address."""
-    scheduler_file = tmp / "scheduler.json"
-    env = os.environ | {"PYTHONPATH": str(REPO), "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1"} | (env or {})
-    dask = [sys.executable, "-m", "dask"]
-    procs = [subprocess.Popen([*dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                               "--scheduler-file", str(scheduler_file)], env=env, cwd=tmp, start_new_session=True,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
-    try:
-        deadline = time.monotonic() + 60
-        while not scheduler_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        for _ in range(workers):
-            procs.append(subprocess.Popen([*dask, "worker", "--scheduler-file", str(scheduler_file), "--host", "127.0.0.1",
-                                           "--nworkers", "1", "--nthreads", "1", "--no-dashboard"],
-                                          env=env, cwd=tmp, start_new_session=True,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        address = json.loads(scheduler_file.read_text())["address"]
-        from distributed import Client
-
-        with Client(address, timeout="30s") as client:
-            client.wait_for_workers(workers, timeout=60)
-        yield address
-    finally:
-        for p in reversed(procs):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(p.pid, signal.SIGKILL)
-            p.wait()
 
 
 def test_scheduler_and_two_workers_with_a_crashing_file(tmp_path):
@@ -59,7 +24,7 @@ def test_scheduler_and_two_workers_with_a_crashing_file(tmp_path):
     for i in range(6):
         write_scene_clip(src / f"clip{i}.mp4", faces[i : i + 2])
     (src / "crash.mp4").write_bytes((src / "clip0.mp4").read_bytes() + b"\0")  # distinct content, a real clip
-    with loopback_cluster(tmp_path, env={"FER_BATCH_TEST_CRASH_ON": "crash.mp4"}) as address:
+    with loopback_cluster(tmp_path, env={"FER_BATCH_TEST_CRASH_ON": "crash.mp4"}) as (address, _, _):
         assert address.startswith("tcp://127.0.0.1:")
         done = fer_app("batch", str(src), "--out", str(tmp_path / "out"), "--address", address, "--json")
         summary = json.loads(done.stdout)
