@@ -39,16 +39,15 @@ def add_command(sub) -> None:
 
 
 def run(args) -> int:
-    from fer_app.batch.inputs import discover
-    from fer_app.batch.output import ResultStore
-    from fer_app.batch.progress import BatchProgress
-    from fer_app.batch.runner import Options, run_batch, summary
-    from fer_app.batch.settings import settings_for
-
     try:
         from fer_app.batch import cluster
+        from fer_app.batch.output import ResultStore
+        from fer_app.batch.runner import Options, run_batch, summary
     except ImportError as e:
-        raise FerError(f"batch needs Dask ({e.name} is missing): pip install -r requirements-batch.txt") from None
+        raise FerError(f"batch needs Dask and pyarrow ({e.name} is missing): pip install -r requirements-batch.txt") from None
+    from fer_app.batch.inputs import discover
+    from fer_app.batch.progress import BatchProgress
+    from fer_app.batch.settings import settings_for
 
     remote = args.address or args.scheduler_file
     if args.engine == "dask" and not remote:
