@@ -198,6 +198,17 @@ def test_driver_killed_mid_batch_then_resumed_loses_and_duplicates_nothing(tmp_p
     assert not (out / "faces").exists() or read_table(out / "faces", FACES_SCHEMA).num_rows == 0
 
 
+def test_a_missing_pyarrow_or_dask_is_a_one_line_error(tmp_path):
+    photo = tmp_path / "p.png"
+    photo.write_bytes(b"not read")
+    for missing in ("pyarrow", "distributed"):
+        code = (f"import sys; sys.modules[{missing!r}] = None; from fer_app.__main__ import main; "
+                f"sys.exit(main(['batch', {str(photo)!r}, '--out', {str(tmp_path / 'out')!r}]))")
+        done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert f"({missing} is missing): pip install -r requirements-batch.txt" in done.stderr
+
+
 def test_discover_walks_folders_expands_globs_and_leaves_out_its_own_output(tmp_path):
     from fer_app.batch.inputs import discover
 
