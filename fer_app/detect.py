@@ -94,15 +94,17 @@ class HaarDetector:
         self.cascade_file = cascade_file
         # None: preprocess.FACE_MARGIN, measured for the default cascade's boxes.
         self.margin = margin
-        self._cascade = _load_cascade(cascade_file)
+        self._load()
+
+    def _load(self) -> None:
+        self._cascade = _load_cascade(self.cascade_file)
         self._lock = threading.Lock()
 
     def clone(self) -> HaarDetector:
         """A detector with the same settings and its own cascade, so that two threads can detect
         at the same time (calls into one cascade are serialised)."""
         other = copy.copy(self)
-        other._cascade = _load_cascade(self.cascade_file)
-        other._lock = threading.Lock()
+        other._load()
         return other
 
     def working_scale(self, width: int) -> float:
@@ -243,8 +245,11 @@ class DlibHogDetector:
         self.threshold = threshold
         self.margin = margin
         self.verify_below = verify_below
+        self._load()
+
+    def _load(self) -> None:
         self._dlib = _load_dlib()
-        self._verifier = _load_cascade(ALT2_CASCADE_FILE) if verify_below is not None else None
+        self._verifier = _load_cascade(ALT2_CASCADE_FILE) if self.verify_below is not None else None
         self._lock = threading.Lock()
 
     @property
@@ -259,9 +264,7 @@ class DlibHogDetector:
 
     def clone(self) -> DlibHogDetector:
         other = copy.copy(self)
-        other._dlib = _load_dlib()
-        other._verifier = _load_cascade(ALT2_CASCADE_FILE) if self.verify_below is not None else None
-        other._lock = threading.Lock()
+        other._load()
         return other
 
     def working_scale(self, width: int) -> float:

@@ -54,13 +54,18 @@ def make_recognizer(
     detector (`fer_app.detect.detector_names()`); None: the measured defaults for stills and for video.
     A detector whose package is missing falls back to the best one installed
     (`fer_app.detect.resolve_detector_name` says which)."""
+    if accurate is None:
+        accurate = accurate_default(still) and not model
+    return recognizer_over(shared_classifier(model, accurate, threads), detector)
+
+
+def recognizer_over(classifier, detector: str | None = None):
+    """A recognizer with its own detectors (by name; None: the defaults) over a given classifier."""
     from fer_app.detect import make_detector
     from fer_app.pipeline import EmotionRecognizer
 
-    if accurate is None:
-        accurate = accurate_default(still) and not model
     return EmotionRecognizer(
-        classifier=shared_classifier(model, accurate, threads),
+        classifier=classifier,
         detector=make_detector(detector, still=False),
         still_detector=make_detector(detector, still=True),
     )

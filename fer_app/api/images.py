@@ -10,8 +10,8 @@ from fastapi.responses import JSONResponse
 
 from fer_app import engine
 from fer_app.api.problems import problem_responses, request_id
-from fer_app.api.recognizers import detector_used
 from fer_app.api.schemas import DetectorName, ImageAnalysis
+from fer_app.detect import resolve_detector_name
 
 BODY = {
     "required": True,
@@ -51,7 +51,7 @@ def router(settings, pool, dependencies) -> APIRouter:
         detector: Annotated[DetectorName | None, Query(description="the face detector (default: the one "
                                                                    "measured best for photos)")] = None,
     ):
-        used, fallback = detector_used(detector, still=True)
+        used, fallback = resolve_detector_name(detector, still=True)
         arrived = time.perf_counter()
         with pool.slot() as place:
             data = await read_image_bytes(request, settings.max_image_bytes)

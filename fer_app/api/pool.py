@@ -24,6 +24,7 @@ from fer_app import engine, media
 from fer_app.api.metrics import Metrics
 from fer_app.api.problems import Problem
 from fer_app.api.recognizers import TooManyFaces, for_photos
+from fer_app.detect import resolve_detector_name
 from fer_app.errors import BadImageError
 
 
@@ -106,19 +107,19 @@ class ImagePool:
     def _release(self) -> None:
         self._taken -= 1
 
-    async def analyze(self, place: _Place, data: bytes, accurate: bool, detector: str | None = None) -> Analysis:
+    async def analyze(self, place: _Place, data: bytes, accurate: bool, detector: str) -> Analysis:
         self.start()  # in case the app runs without its lifespan (a bare ASGI call)
         submitted = time.perf_counter()
         place.future = self._executor.submit(self._analyze, data, accurate, detector, submitted)
         return await asyncio.wrap_future(place.future)
 
-    def _recognizer(self, accurate: bool, detector: str | None = None):
+    def _recognizer(self, accurate: bool, detector: str):
         cache = self._local.__dict__.setdefault("recognizers", {})
         if (accurate, detector) not in cache:
             cache[accurate, detector] = for_photos(accurate, self.max_faces, detector)
         return cache[accurate, detector]
 
-    def _analyze(self, data: bytes, accurate: bool, detector: str | None, submitted: float) -> Analysis:
+    def _analyze(self, data: bytes, accurate: bool, detector: str, submitted: float) -> Analysis:
         started = time.perf_counter()
         with self._lock:
             self._running += 1
@@ -161,8 +162,10 @@ class ImagePool:
         return identities
 
     def _warm_thread(self, blank) -> None:
+        # the recognizers a request without ?detector= gets (keyed by the detector that runs)
+        default, _ = resolve_detector_name(None, still=True)
         for accurate in (False, True):
-            self._recognizer(accurate).analyze_image(blank)
+            self._recognizer(accurate, default).analyze_image(blank)
 
     def close(self) -> None:
         executor, self._executor = self._executor, None

@@ -26,13 +26,6 @@ class _FaceCap:
         return getattr(self._detector, name)
 
 
-def detector_used(detector: str | None, still: bool) -> tuple[str, str | None]:
-    """(the detector that runs, a note when it stands in for the one asked for)."""
-    from fer_app.detect import resolve_detector_name
-
-    return resolve_detector_name(detector, still)
-
-
 def for_photos(accurate: bool, max_faces: int, detector: str | None = None):
     recognizer = engine.make_recognizer(still=True, accurate=accurate, detector=detector)
     recognizer.still_detector = _FaceCap(recognizer.still_detector, max_faces)

@@ -14,8 +14,8 @@ from fastapi.responses import JSONResponse
 from fer_app import engine
 from fer_app.api.jobs import JobStore, QueueFull
 from fer_app.api.problems import Problem, problem_responses
-from fer_app.api.recognizers import detector_used
 from fer_app.api.schemas import DetectorName, VideoJob
+from fer_app.detect import resolve_detector_name
 
 BODY = {
     "required": True,
@@ -84,7 +84,7 @@ def router(settings, store: JobStore, dependencies) -> APIRouter:
         detector: Annotated[DetectorName | None, Query(description="the face detector (default: the one "
                                                                    "measured best for video)")] = None,
     ):
-        used, _ = detector_used(detector, still=False)
+        used, _ = resolve_detector_name(detector, still=False)
         # Uploads in progress count against the queue too: they will need a place in it.
         if store.waiting() + uploading[0] >= settings.video_queue:
             store.metrics.rejected.labels("video").inc()

@@ -13,10 +13,9 @@ from fer_app.detect import (
     DETECTORS,
     detector_available,
     detector_names,
-    make_detector,
     resolve_detector_name,
 )
-from fer_app.engine import accurate_default
+from fer_app.engine import accurate_default, recognizer_over
 from fer_app.ensemble import EnsembleClassifier, accurate_classifier
 from fer_app.pipeline import EmotionRecognizer
 
@@ -60,12 +59,8 @@ def shared_accurate_classifier() -> EnsembleClassifier:
 def new_recognizer(accurate: bool = False, detector: str | None = None) -> EmotionRecognizer:
     """A recognizer with its own detectors and tracks, over the shared model (or the accurate ensemble).
     `detector`: a fer_app.detect name; None takes the sidebar's choice (or the defaults)."""
-    name = detector or st.session_state.get(DETECTOR_KEY)
-    return EmotionRecognizer(
-        classifier=shared_accurate_classifier() if accurate else shared_classifier(),
-        detector=make_detector(name, still=False),
-        still_detector=make_detector(name, still=True),
-    )
+    classifier = shared_accurate_classifier() if accurate else shared_classifier()
+    return recognizer_over(classifier, detector or st.session_state.get(DETECTOR_KEY))
 
 
 DETECTOR_KEY = "face_detector"
