@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=$(realpath -m "${1:-runs}")
 DATA=$(realpath "${FER2013_DIR:-../shared/datasets/fer2013}")
-PY=$(realpath .venv/bin/python)
+PY="$PWD/.venv/bin/python"  # not realpath: that resolves the venv link to the bare interpreter
 mkdir -p "$RUNS"
 exec flock -n "$RUNS/vgg_fast_fkd.lock" chrt -i 0 bash -c '
   set -e

@@ -216,8 +216,10 @@ def give_consent(page) -> None:
 
 
 def video_playing(page) -> bool:
-    video = camera(page).locator("video")
-    return video.count() > 0 and bool(video.first.evaluate(PLAYING_JS))
+    # evaluate_all does not wait for a match: the element can go between a count() and an evaluate(),
+    # and evaluate() would then wait its full 30 s timeout for a video that is never coming back.
+    videos = camera(page).locator("video")
+    return bool(videos.evaluate_all(f"vs => vs.length > 0 && ({PLAYING_JS})(vs[0])"))
 
 
 def wait_until(predicate, timeout: float, interval: float = 0.25) -> bool:
