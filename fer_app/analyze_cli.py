@@ -130,6 +130,7 @@ def run_image(args) -> int:
 
     from fer_app.draw import draw_results
     from fer_app.media import load_image
+    from fer_app.pipeline import TOO_SMALL_NOTE
 
     image, notes = load_image(args.path)
     result = _recognizer(args, still=True).analyze_image(image)
@@ -143,7 +144,8 @@ def run_image(args) -> int:
         print(f"{len(result.faces)} face(s) in {Path(args.path).name} ({result.width}x{result.height})")
         for i, face in enumerate(result.faces, 1):
             x, y, w, h = face.box
-            print(f"  {i}. {face.emotion:<8} {face.confidence:5.0%}  box x={x} y={y} w={w} h={h}")
+            reading = f"{face.emotion:<8} {face.confidence:5.0%}" if face.readable else TOO_SMALL_NOTE
+            print(f"  {i}. {reading}  box x={x} y={y} w={w} h={h}")
         if args.out:
             print(f"annotated image: {args.out}")
     return 0
@@ -226,9 +228,11 @@ def run_video(args) -> int:
         print(
             f"{Path(args.path).name}: {d['duration']:.1f} s, {d['width']}x{d['height']}, {d['frames_analysed']} frames analysed"
         )
-        print(f"faces seen: {d['faces_seen']} (at most {d['max_faces']} at once), tracks: {d['tracks_seen']}")
+        unread = d["faces_seen"] - d["faces_read"]
+        small = f", {unread} too small to read" if unread else ""
+        print(f"faces seen: {d['faces_seen']}{small} (at most {d['max_faces']} at once), tracks: {d['tracks_seen']}")
         shares = sorted(d["emotion_shares"].items(), key=lambda kv: -kv[1])
-        print("emotions: " + ", ".join(f"{k} {v:.0%}" for k, v in shares if v > 0) if d["faces_seen"] else "emotions: no faces")
+        print("emotions: " + ", ".join(f"{k} {v:.0%}" for k, v in shares if v > 0) if d["faces_read"] else "emotions: no face read")
         if args.out:
             print(f"annotated video: {args.out}")
         if args.timeline:

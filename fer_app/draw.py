@@ -8,6 +8,7 @@ import numpy as np
 from fer_app.labels import COLORS_BGR, EMOTIONS
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
+UNREAD_BGR = (100, 100, 100)  # a face boxed but too small to read: grey, no emotion colour
 
 
 def _ui_scale(frame: np.ndarray) -> float:
@@ -70,9 +71,9 @@ def draw_results(
     text_thickness = max(1, round(1.5 * s))
     for face in result.faces:
         x, y, w, h = face.box
-        colour = COLORS_BGR[face.emotion]
+        colour = COLORS_BGR[face.emotion] if face.readable else UNREAD_BGR
         cv2.rectangle(out, (x, y), (x + w, y + h), colour, line, cv2.LINE_AA)
-        text = f"{face.emotion} {face.confidence:.0%}"
+        text = f"{face.emotion} {face.confidence:.0%}" if face.readable else "too small"
         if face.track_id is not None:
             text = f"#{face.track_id} {text}"
         above = y > 30 * s
@@ -86,7 +87,7 @@ def draw_results(
             text_thickness,
             above=above,
         )
-        if show_probabilities:
+        if show_probabilities and face.readable:
             _probability_bars(out, face, x + w + line * 2, y, s)
     return out
 

@@ -2,7 +2,7 @@
 
 Both weigh every face in every frame equally and use the (smoothed)
 probabilities, not only the top label, so a face that is 55% happy and 45%
-neutral counts as such. Neither is thread-safe: callers that share one
+neutral counts as such. Faces too small to read count as faces, not in the mix. Neither is thread-safe: callers that share one
 across threads hold a lock around `add` and the readers (each call is cheap).
 """
 
@@ -31,10 +31,11 @@ class RollingDistribution:
 
     def add(self, result) -> None:
         probs = np.zeros(NUM_CLASSES, dtype=np.float64)
-        for face in result.faces:
+        read = [face for face in result.faces if face.readable]
+        for face in read:
             probs += face.probabilities
-        n = len(result.faces)
-        self.faces_now = n
+        n = len(read)
+        self.faces_now = len(result.faces)
         self._frames.append((result.timestamp, n, probs))
         self._sum += probs
         self._count += n
@@ -101,8 +102,9 @@ class Timeline:
         bucket.frames += 1
         bucket.max_faces = max(bucket.max_faces, len(result.faces))
         for face in result.faces:
-            bucket.sum += face.probabilities
-            bucket.observations += 1
+            if face.readable:
+                bucket.sum += face.probabilities
+                bucket.observations += 1
 
     def rows(self) -> list[dict]:
         rows = []

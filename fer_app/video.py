@@ -52,6 +52,7 @@ class VideoSummary:
     frames_decoded: int = 0
     frames_analysed: int = 0
     faces_seen: int = 0  # face observations: faces summed over analysed frames
+    faces_read: int = 0  # of those, the ones large enough to read (the rest have no emotion)
     max_faces: int = 0  # most faces in one frame
     tracks_seen: int = 0  # distinct track ids
     emotion_counts: dict[str, int] = field(default_factory=lambda: {name: 0 for name in EMOTIONS})
@@ -76,6 +77,7 @@ class VideoSummary:
             "frames_decoded": self.frames_decoded,
             "frames_analysed": self.frames_analysed,
             "faces_seen": self.faces_seen,
+            "faces_read": self.faces_read,
             "max_faces": self.max_faces,
             "tracks_seen": self.tracks_seen,
             "emotion_shares": {k: round(v, 4) for k, v in self.emotion_shares.items()},
@@ -636,8 +638,10 @@ def analyze_video(
                     summary.faces_seen += len(result.faces)
                     summary.max_faces = max(summary.max_faces, len(result.faces))
                     for face in result.faces:
-                        summary.emotion_counts[face.emotion] += 1
-                        probability_sum += face.probabilities
+                        if face.readable:
+                            summary.faces_read += 1
+                            summary.emotion_counts[face.emotion] += 1
+                            probability_sum += face.probabilities
                         if face.track_id is not None:
                             track_ids.add(face.track_id)
                     if encoder is not None:
@@ -656,8 +660,8 @@ def analyze_video(
         if summary.frames_decoded == 0:
             raise BadVideoError(f"{path.name}: no video frame could be decoded (corrupt or empty video)")
         summary.tracks_seen = len(track_ids)
-        if summary.faces_seen:
-            summary.mean_probabilities = probability_sum / summary.faces_seen
+        if summary.faces_read:
+            summary.mean_probabilities = probability_sum / summary.faces_read
         if writer is not None:
             writer.close()
             summary.audio = writer.audio_mode

@@ -21,9 +21,10 @@ class FaceOut(BaseModel):
     """A face, exactly as `python -m fer_app image --json` prints it."""
 
     box: list[int] = Field(min_length=4, max_length=4, description="x, y, width, height in the image's pixels")
-    emotion: Emotion
-    confidence: float = Field(ge=0, le=1, description="the probability of `emotion`")
-    probabilities: Probabilities
+    emotion: Emotion | None = Field(description="null when the face is too small to read (see `note`)")
+    confidence: float | None = Field(ge=0, le=1, description="the probability of `emotion`")
+    probabilities: Probabilities | None
+    note: str | None = Field(None, description="only on a face too small to read: why it has no emotion")
 
 
 class ModelOut(BaseModel):
@@ -84,6 +85,7 @@ class VideoSummaryOut(BaseModel):
     frames_decoded: int
     frames_analysed: int
     faces_seen: int
+    faces_read: int = Field(description="face observations large enough to read; the shares and means are over these")
     max_faces: int
     tracks_seen: int
     emotion_shares: Probabilities

@@ -118,7 +118,7 @@ def _video(path: str, recognizer, out: dict) -> None:
         key: d[key]
         for key in ("duration", "width", "height", "frames_decoded", "frames_analysed", "faces_seen", "max_faces", "tracks_seen")
     }
-    out["row"] |= _means(summary.mean_probabilities * summary.faces_seen, summary.faces_seen)
+    out["row"] |= _means(summary.mean_probabilities * summary.faces_read, summary.faces_read)
     out["row"]["notes"] = "; ".join(summary.notes)
     out["timeline"] = summary.timeline.rows()
 
@@ -130,12 +130,13 @@ def _image(path: str, recognizer, out: dict) -> None:
     result = recognizer.analyze_image(image)
     total = np.zeros(len(EMOTIONS))
     for i, face in enumerate(result.faces):
-        total += face.probabilities
+        if face.readable:
+            total += face.probabilities
         d = face.to_dict()
         x, y, w, h = d["box"]
         out["faces"].append({"face": i, "x": x, "y": y, "w": w, "h": h, "emotion": d["emotion"],
-                             "confidence": d["confidence"]} | d["probabilities"])
+                             "confidence": d["confidence"]} | (d["probabilities"] or dict.fromkeys(EMOTIONS)))
     n = len(result.faces)
     out["row"] |= {"width": result.width, "height": result.height, "frames_analysed": 1, "faces_seen": n, "max_faces": n,
                    "notes": "; ".join(notes)}
-    out["row"] |= _means(total, n)
+    out["row"] |= _means(total, sum(face.readable for face in result.faces))

@@ -10,6 +10,7 @@ import streamlit as st
 from fer_app.draw import draw_results
 from fer_app.errors import FerError
 from fer_app.media import load_image
+from fer_app.pipeline import TOO_SMALL_NOTE
 from fer_app.ui.charts import probability_chart
 from fer_app.ui.common import MAX_PHOTO_MB, PHOTO_TYPES, accurate_mode_chosen, new_recognizer, too_large
 
@@ -50,6 +51,9 @@ def render_photo_tab() -> None:
     columns = st.columns(min(3, max(1, len(result.faces))))
     for i, face in enumerate(result.faces):
         with columns[i % len(columns)]:
+            if not face.readable:
+                st.caption(f"Face {i + 1}: {TOO_SMALL_NOTE}")
+                continue
             title = f"Face {i + 1}: {face.emotion} {face.confidence:.0%}"
             st.plotly_chart(
                 probability_chart(face.probabilities, title),

@@ -1,0 +1,65 @@
+"""Faces too small to read are boxed but not labelled, on every path (pipeline.MIN_READABLE_FACE)."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+from engine_helpers import astronaut_bgr, cli_main
+
+from fer_app.classify import EmotionClassifier
+from fer_app.detect import make_detector
+from fer_app.draw import UNREAD_BGR, draw_results
+from fer_app.labels import EMOTIONS
+from fer_app.pipeline import MIN_READABLE_FACE, TOO_SMALL_NOTE, EmotionRecognizer
+from fer_app.stats import RollingDistribution, Timeline
+
+
+@pytest.fixture(scope="module")
+def two_sizes() -> np.ndarray:
+    """The astronaut portrait at full size (a 110 px face) beside a copy shrunk so that Haar boxes
+    her face at about 28 px."""
+    big = astronaut_bgr()
+    small = cv2.resize(big, None, fx=0.27, fy=0.27, interpolation=cv2.INTER_AREA)
+    canvas = np.full((512, 512 + 200, 3), 128, np.uint8)
+    canvas[:, :512] = big
+    canvas[200 : 200 + small.shape[0], 540 : 540 + small.shape[1]] = small
+    return canvas
+
+
+def test_a_photo_s_small_face_is_boxed_with_no_emotion_and_says_why(two_sizes, tmp_path, capsys):
+    path = tmp_path / "two.png"
+    cv2.imwrite(str(path), two_sizes)
+    assert cli_main(["image", str(path), "--detector", "haar", "--json"]) == 0
+    faces = json.loads(capsys.readouterr().out)["faces"]
+    assert len(faces) == 2, faces
+    big, small = sorted(faces, key=lambda f: -f["box"][2])
+    assert big["box"][2] >= MIN_READABLE_FACE and big["emotion"] and big["probabilities"] and "note" not in big
+    assert small["box"][2] < MIN_READABLE_FACE
+    assert (small["emotion"], small["confidence"], small["probabilities"], small["note"]) == (None, None, None, TOO_SMALL_NOTE)
+
+    assert cli_main(["image", str(path), "--detector", "haar"]) == 0
+    assert TOO_SMALL_NOTE in capsys.readouterr().out
+
+
+def test_video_path_shows_the_small_face_unread_and_leaves_it_out_of_the_mix(two_sizes):
+    # Haar with its photo settings (faces from 24 px) as the video path's detector.
+    recognizer = EmotionRecognizer(detector=make_detector("haar", still=True), classifier=EmotionClassifier())
+    mix, timeline = RollingDistribution(), Timeline()
+    for i in range(6):
+        result = recognizer.analyze(two_sizes, timestamp=i / 30)
+        mix.add(result)
+        timeline.add(result)
+    assert len(result.faces) == 2, [f.box for f in result.faces]
+    unread = [f for f in result.faces if not f.readable]
+    assert len(unread) == 1 and unread[0].emotion is None and unread[0].track_id is not None
+    assert mix.faces_now == 2 and mix.faces_in_window == 6  # counted as a face, not in the mix
+    assert abs(sum(mix.distribution().values()) - 1) < 1e-6
+    (row,) = timeline.rows()
+    assert row["faces"] == 2 and abs(sum(row[name] for name in EMOTIONS) - 1) < 1e-3 and row["dominant"]
+
+    drawn = draw_results(two_sizes, result)
+    x, y, w, h = unread[0].box
+    assert tuple(int(v) for v in drawn[y + h // 2, x]) == UNREAD_BGR  # its box is drawn, in grey
