@@ -115,3 +115,28 @@ def test_int8_quantization_keeps_the_default_models_answers(val_faces, tmp_path)
     full, int8 = EmotionClassifier(DEFAULT_MODEL).predict(faces), EmotionClassifier(out).predict(faces)
     assert np.mean(full.argmax(1) == int8.argmax(1)) > 0.95
     assert np.max(np.abs(full - int8)) < 0.3
+
+
+@pytest.mark.parametrize("member", ["default.onnx", "accurate/vgg_fast_kd.int8.onnx"])
+def test_mirror_graph_answers_flip_tta_in_one_call(val_faces, tmp_path, member):
+    """scripts/mirror_graph.py: one call of the wrapped graph equals the mean of the model on the faces
+    and on their mirror images (float32 and int8 graphs)."""
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    pytest.importorskip("onnx")
+    spec = importlib.util.spec_from_file_location("mirror_graph", root / "scripts" / "mirror_graph.py")
+    mirror_graph = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mirror_graph)
+    import onnx
+
+    src, out = root / "models" / member, tmp_path / "mirrored.onnx"
+    onnx.save(mirror_graph.mirror_graph(onnx.load(str(src))), str(out))
+    faces, _ = _subset(val_faces)
+    plain = EmotionClassifier(src)
+    expected = (plain.predict(faces) + plain.predict(faces[:, :, ::-1])) / 2
+    mirrored = EmotionClassifier(out).predict(faces)
+    assert mirrored.shape == expected.shape == (len(faces), 7)
+    assert np.max(np.abs(mirrored - expected)) < 1e-5
+    assert np.mean(mirrored.argmax(1) != plain.predict(faces).argmax(1)) > 0  # the mirror does change answers
