@@ -397,13 +397,12 @@ def _dlib_hog(still: bool) -> DlibHogDetector:
 def _blazeface(still: bool):
     from fer_app.blazeface import BlazeFaceDetector
 
-    # Measured (benchmarks/blazeface_study.py): the full-range model alone misses most faces under
-    # about a sixth of the frame; the short-range model on tiles finds them. Stills: tiles of half and
-    # a third of the shorter side; video/live: halves only (a full detection stays under 60 ms).
-    # Tiles at 0.7: at 0.6 they box a few non-faces (the cat's face, the astronaut's mission patch).
-    if still:
-        return BlazeFaceDetector(threshold=0.6, tiles=(2, 3), tile_threshold=0.7, margin=BLAZEFACE_MARGIN)
-    return BlazeFaceDetector(threshold=0.6, tiles=(2,), tile_threshold=0.7, margin=BLAZEFACE_MARGIN)
+    # Measured (benchmarks/blazeface_study.py, detector_bench.py): the full-range model alone misses most
+    # faces under about a sixth of the frame's side; the short-range model on tiles of a half and a third
+    # of the shorter side finds them. Tiles at 0.7: at 0.5 they box a few non-faces (the cat's face, the
+    # astronaut's mission patch). Tiles of a half only are twice as fast but find fewer faces in video
+    # than dlib-hog; with both sizes a full detection of a 640x480 frame stays under 60 ms.
+    return BlazeFaceDetector(threshold=0.6, tiles=(2, 3), tile_threshold=0.7, margin=BLAZEFACE_MARGIN)
 
 
 def _blazeface_files() -> bool:
@@ -440,9 +439,11 @@ DETECTORS: dict[str, DetectorSpec] = {
 }
 # The defaults, chosen by measurement (benchmarks/RESULTS.md, "Face detectors"), and the order in which
 # a missing detector falls back to the others.
-STILL_DEFAULT = "dlib-hog"
-LIVE_DEFAULT = "dlib-hog"
-PREFERENCE = ("dlib-hog", "haar-alt2", "haar")
+STILL_DEFAULT = "blazeface"
+LIVE_DEFAULT = "blazeface"
+# blazeface is optional (requirements-blazeface.txt, --no-deps): where it is missing, as on Streamlit
+# Community Cloud, dlib-hog stands in.
+PREFERENCE = ("blazeface", "dlib-hog", "haar-alt2", "haar")
 
 
 def detector_names() -> list[str]:
