@@ -401,7 +401,7 @@ def _blazeface(still: bool):
     # faces under about a sixth of the frame's side; the short-range model on tiles of a half and a third
     # of the shorter side finds them. Tiles at 0.7: at 0.5 they box a few non-faces (the cat's face, the
     # astronaut's mission patch). Tiles of a half only are twice as fast but find fewer faces in video
-    # than dlib-hog; with both sizes a full detection of a 640x480 frame stays under 60 ms.
+    # than dlib-hog; with both sizes a full detection of a 640x480 frame takes about 60 ms here.
     return BlazeFaceDetector(threshold=0.6, tiles=(2, 3), tile_threshold=0.7, margin=BLAZEFACE_MARGIN)
 
 
