@@ -211,10 +211,11 @@ class BlazeFaceDetector:
     square tiles as well (finds small and edge-cut faces the full-range model misses).
 
     Settings (plain attributes, may be changed between calls): `threshold` (score for the
-    full-range model), `tile_threshold` (for the tiles), `nms_iou`, `tiles` (0: no tiles; n: the
-    frame's shorter side is cut into n square tiles, overlapping by `tile_overlap`), `min_face`
-    (boxes smaller than this, in frame pixels, are dropped). `min_neighbors` maps the app's
-    1-10 strictness slider onto the thresholds (5: as configured).
+    full-range model), `tile_threshold` (for the tiles), `nms_iou`, `tiles` (for each n in it, the
+    short-range model runs on square tiles of 1/n of the frame's shorter side, overlapping by
+    `tile_overlap`; empty: the full-range model only), `min_face` (boxes smaller than this, in
+    frame pixels, are dropped). `min_neighbors` maps the app's 1-10 strictness slider onto both
+    thresholds, 0.05 a step (5: as configured).
 
     Boxes cover brow to mouth, a little less than FER2013's framing: `margin` widens the crop.
     Safe to share between threads: calls into the interpreters are serialised.
