@@ -417,6 +417,8 @@ def _blazeface_files() -> bool:
 # Moving the crop up by dlib's measured centre offset (its boxes sit 7% low) classified worse.
 ALT2_MARGIN = 0.016
 DLIB_MARGIN = 0.10
+# BlazeFace's boxes run brow to mouth: median margin 0.071 (IQR 0.022 .. 0.140); 0.10 classified best
+# (0.687 against 0.679 at 0.05 on the 932 faces it found; 0.709 against Haar's 0.705 on the faces all find).
 BLAZEFACE_MARGIN = 0.10
 
 DETECTORS: dict[str, DetectorSpec] = {
