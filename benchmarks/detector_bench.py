@@ -50,9 +50,13 @@ def candidates(still: bool) -> dict:
 
         out["blazeface full range only"] = lambda: BlazeFaceDetector(threshold=0.6, margin=BLAZEFACE_MARGIN)
         if still:
-            out["blazeface tiles 1/2 and 1/4"] = lambda: BlazeFaceDetector(tiles=(2, 4), tile_threshold=0.7, margin=BLAZEFACE_MARGIN)
+            out["blazeface tiles 1/2 and 1/4"] = lambda: BlazeFaceDetector(
+                tiles=(2, 4), tile_threshold=0.7, borders=(0.0, 0.25), margin=BLAZEFACE_MARGIN
+            )
         else:
-            out["blazeface tiles 1/2 only"] = lambda: BlazeFaceDetector(tiles=(2,), tile_threshold=0.7, margin=BLAZEFACE_MARGIN)
+            out["blazeface tiles 1/2 only"] = lambda: BlazeFaceDetector(
+                tiles=(2,), tile_threshold=0.7, borders=(0.0, 0.25), margin=BLAZEFACE_MARGIN
+            )
     if not detector_available("dlib-hog"):
         return out
     unverified = {"min_face": 40, "detect_width": 2048} if still else {"min_face": 60, "detect_width": 1024}

@@ -228,6 +228,7 @@ class BlazeFaceDetector:
         nms_iou: float = 0.3,
         tiles: tuple[int, ...] = (),
         tile_overlap: float = 0.25,
+        borders: tuple[float, ...] = (0.0,),
         min_face: int = 0,
         margin: float | None = None,
     ):
@@ -236,6 +237,7 @@ class BlazeFaceDetector:
         self.nms_iou = nms_iou
         self.tiles = tiles
         self.tile_overlap = tile_overlap
+        self.borders = borders
         self.min_face = min_face
         self.margin = margin
         self._strictness = 0.0
@@ -273,7 +275,8 @@ class BlazeFaceDetector:
         full_threshold, tile_threshold = self._thresholds()
         found: list[tuple[np.ndarray, np.ndarray]] = []
         with self._lock:
-            found.append(self._run(self._full, grey, 0, 0, full_threshold, None))
+            for border in self.borders:
+                found.append(self._run_bordered(grey, border, full_threshold))
             for count in self.tiles:
                 tile = max(1, round(min(height, width) / count))
                 for y0 in tile_origins(height, tile, self.tile_overlap):
@@ -327,6 +330,16 @@ class BlazeFaceDetector:
                 inner |= boxes[:, 3] > y0 + rh - slack
             boxes, scores = boxes[~inner], scores[~inner]
         return boxes, scores
+
+    def _run_bordered(self, grey: np.ndarray, border: float, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+        """The full-range model on the frame with a replicated border of `border` times its larger side
+        on each side (0: the frame as it is). BlazeFace does not find a face that fills the whole
+        image, such as a tight face crop or a face close to the camera; with a border it does."""
+        pad = round(border * max(grey.shape[:2]))
+        if pad <= 0:
+            return self._run(self._full, grey, 0, 0, threshold, None)
+        padded = cv2.copyMakeBorder(grey, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+        return self._run(self._full, padded, -pad, -pad, threshold, None)
 
     def _merge(self, found, width: int, height: int) -> list[Box]:
         boxes = np.concatenate([b for b, _ in found]) if found else np.zeros((0, 4), np.float32)

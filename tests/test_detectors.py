@@ -268,6 +268,24 @@ def test_blazeface_finds_every_face_of_a_group_photo_in_its_pixels():
 
 
 @needs_blazeface
+def test_blazeface_finds_a_face_that_fills_the_whole_image():
+    """A tight face crop (a FER2013 face, or a face right in front of the camera): BlazeFace finds none
+    in the image as it is; the second full-range pass over the image with a border finds it."""
+    from engine_helpers import FER2013
+
+    face = FER2013 / "val" / "happy" / "PublicTest_10181609.png"
+    if not face.exists():
+        pytest.skip("FER2013 validation faces not found")
+    from fer_app.blazeface import BlazeFaceDetector
+
+    grey = cv2.imread(str(face), cv2.IMREAD_GRAYSCALE)
+    assert BlazeFaceDetector(tiles=(2, 3), tile_threshold=0.7).detect(grey) == []
+    for still in (True, False):
+        (box,) = detect.make_detector("blazeface", still=still).detect(grey)
+        assert 0.5 * 48 < box[2] < 48 and detect.iou(box, (0, 0, 48, 48)) > 0.4, box
+
+
+@needs_blazeface
 def test_blazeface_follows_a_face_near_its_last_box_and_clones_independently():
     grey = preprocess.to_grey(astronaut_bgr())
     detector = detect.make_detector("blazeface", still=False)
