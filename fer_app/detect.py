@@ -401,7 +401,7 @@ def _blazeface(still: bool):
     # faces under about a sixth of the frame's side; the short-range model on tiles of a half and a third
     # of the shorter side finds them. Tiles at 0.7: at 0.5 they box a few non-faces (the cat's face, the
     # astronaut's mission patch). Tiles of a half only are twice as fast but find fewer faces in video
-    # than dlib-hog; with both sizes a full detection of a 640x480 frame takes about 60 ms here.
+    # than dlib-hog; with both sizes a full detection of a 640x480 frame took 55-67 ms here (RESULTS.md).
     # A second full-range pass on the frame with a border of a quarter of its side: BlazeFace misses a face
     # that fills the whole image (a tight face crop, a face close to the camera); about 5 ms more.
     return BlazeFaceDetector(threshold=0.6, tiles=(2, 3), tile_threshold=0.7, borders=(0.0, 0.25), margin=BLAZEFACE_MARGIN)
