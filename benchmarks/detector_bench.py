@@ -17,7 +17,7 @@ see there). Everything on one thread (OpenCV, dlib and ONNX Runtime).
   time     p50 of one detection of a 640x480 frame with 4 faces, and of the 1024 px photos;
            the still path (analyze_image, fast model) on 640x480 and 1024 px photos
 
-Run: python benchmarks/detector_bench.py [--quick] [--json] [--annotate DIR]
+Run: python benchmarks/detector_bench.py [--quick] [--json] [--annotate DIR [--annotate-detector NAME]] [--only LABEL...]
 (quote figures from a run under `flock -x /tmp/fer-cpu.lock`).
 """
 
@@ -44,6 +44,19 @@ def candidates(still: bool) -> dict:
     from fer_app.detect import DLIB_MARGIN, DlibHogDetector, detector_available, detector_names, make_detector
 
     out = {name: (lambda name=name: make_detector(name, still)) for name in detector_names() if detector_available(name)}
+    if detector_available("blazeface"):
+        from fer_app.blazeface import BlazeFaceDetector
+        from fer_app.detect import BLAZEFACE_MARGIN
+
+        out["blazeface full range only"] = lambda: BlazeFaceDetector(threshold=0.6, margin=BLAZEFACE_MARGIN)
+        if still:
+            out["blazeface tiles 1/2 and 1/4"] = lambda: BlazeFaceDetector(
+                tiles=(2, 4), tile_threshold=0.7, borders=(0.0, 0.25), margin=BLAZEFACE_MARGIN
+            )
+        else:
+            out["blazeface tiles 1/2 only"] = lambda: BlazeFaceDetector(
+                tiles=(2,), tile_threshold=0.7, borders=(0.0, 0.25), margin=BLAZEFACE_MARGIN
+            )
     if not detector_available("dlib-hog"):
         return out
     unverified = {"min_face": 40, "detect_width": 2048} if still else {"min_face": 60, "detect_width": 1024}
@@ -237,7 +250,7 @@ def annotate(out: Path, photos, clips, still_make, live_make) -> None:
         cv2.imwrite(str(out / f"clip_{c.name}.png"), np.hstack(strip[:6]))
 
 
-def run(quick: bool = False, annotate_dir: str | None = None) -> dict:
+def run(quick: bool = False, annotate_dir: str | None = None, annotate_detector: str | None = None, only: list[str] | None = None) -> dict:
     from fer_app.engine import shared_classifier
 
     cv2.setNumThreads(1)
@@ -250,7 +263,10 @@ def run(quick: bool = False, annotate_dir: str | None = None) -> dict:
     big = [p.image for p in photos if p.image.shape[1] == 1024]
     small = [p.image for p in photos if p.image.shape[1] == 640]
     report: dict = {"photos": len(photos), "clip_frames": sum(len(c.frames) for c in clips), "still": {}, "live": {}, "live_path": {}}
-    for label, make in candidates(still=True).items():
+    def chosen(table: dict) -> dict:
+        return {k: v for k, v in table.items() if not only or any(k.startswith(o) for o in only)}
+
+    for label, make in chosen(candidates(still=True)).items():
         row = photo_scores(photos, make)
         row["detect_640x480_4faces_ms"] = detection_time(make, four, reps)
         row["detect_1024px_photo_ms"] = round(float(np.median([detection_time(make, cv2.cvtColor(b, cv2.COLOR_BGR2GRAY), max(2, reps // 4)) for b in big[:4]])), 2)
@@ -259,15 +275,15 @@ def run(quick: bool = False, annotate_dir: str | None = None) -> dict:
         row["still_path_astronaut_640x480_ms"] = still_path_time(make, classifier, [astronaut], max(2, reps // 3))
         report["still"][label] = row
         print(f"still {label}: {row}", file=sys.stderr)
-    for label, make in candidates(still=False).items():
+    for label, make in chosen(candidates(still=False)).items():
         row = clip_scores(clips, make)
         row["detect_640x480_4faces_ms"] = detection_time(make, four, reps)
         report["live"][label] = row
         print(f"live {label}: {row}", file=sys.stderr)
-    live_labels = [n for n in ("haar", "haar-alt2", "dlib-hog") if n in report["live"]]
+    live_labels = [n for n in ("haar", "haar-alt2", "dlib-hog", "blazeface", "blazeface tiles 1/2 only") if n in report["live"]]
     for label in live_labels:
         make = candidates(still=False)[label]
-        for every in (5,) if quick else (5, 3, 2, 1) if label == "dlib-hog" else (5, 3):
+        for every in (5,) if quick or " " in label else (5, 3, 2, 1) if label in ("dlib-hog", "blazeface") else (5, 3):
             row = live_scores(clips, make, classifier, every)
             report["live_path"][f"{label}, full detection every {every}"] = row
             print(f"live path {label} every {every}: {row}", file=sys.stderr)
@@ -278,8 +294,8 @@ def run(quick: bool = False, annotate_dir: str | None = None) -> dict:
             Path(annotate_dir),
             photos,
             clips,
-            lambda: make_detector(default_detector_name(True), True),
-            lambda: make_detector(default_detector_name(False), False),
+            lambda: make_detector(annotate_detector or default_detector_name(True), True),
+            lambda: make_detector(annotate_detector or default_detector_name(False), False),
         )
     return report
 
@@ -312,8 +328,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="1 s clips, few repetitions: a smoke run")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--annotate", metavar="DIR", help="write annotated photos and clip strips (default detectors) here")
+    ap.add_argument("--annotate-detector", metavar="NAME", help="annotate this detector's boxes instead of the defaults'")
+    ap.add_argument("--only", nargs="+", metavar="LABEL", help="measure only the candidates whose label starts so")
     args = ap.parse_args(argv)
-    report = run(args.quick, args.annotate)
+    report = run(args.quick, args.annotate, args.annotate_detector, args.only)
     if args.json:
         print(json.dumps(report, indent=2))
     else:

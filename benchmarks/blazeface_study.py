@@ -1,0 +1,113 @@
+"""How to run BlazeFace: model mix, tiles, score threshold, grey against colour, on the detection set.
+
+The settings behind `blazeface` in fer_app/detect.py (docs/detectors.md, "BlazeFace"): each
+configuration is run over the photos and every clip frame of benchmarks/detection_set.py and
+scored as benchmarks/detector_bench.py scores (a found box matches a true face when its centre
+lies inside it and its side is 0.35-1.6x the true side). One thread; p50 of one detection of the
+640x480 frame with 4 faces and of the 1024 px photos. "colour" feeds the models the RGB frame
+instead of the grey one the FaceDetector interface passes.
+
+The tiles: for each n, square tiles of 1/n of the frame's shorter side, overlapping by a quarter.
+The full-range model always runs on the whole frame, at MediaPipe's 0.6; the threshold named is the
+tiles'. Run: python benchmarks/blazeface_study.py [--quick]   (times quoted only from a run under flock -x)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from benchmarks import detection_set  # noqa: E402
+from benchmarks.detector_bench import match  # noqa: E402
+
+CONFIGS = {
+    "full range, 0.5": {"threshold": 0.5},
+    "full range, 0.6 (MediaPipe's)": {"threshold": 0.6},
+    "full range, 0.7": {"threshold": 0.7},
+    "full + short on tiles 1/1, 0.5": {"tiles": (1,), "tile_threshold": 0.5},
+    "full + short on tiles 1/2, 0.5": {"tiles": (2,), "tile_threshold": 0.5},
+    "full + short on tiles 1/2, 0.6": {"tiles": (2,), "tile_threshold": 0.6},
+    "full + short on tiles 1/2, 0.7": {"tiles": (2,), "tile_threshold": 0.7},
+    "full + short on tiles 1/3, 0.7": {"tiles": (3,), "tile_threshold": 0.7},
+    "full + short on tiles 1/2+1/3, 0.6": {"tiles": (2, 3), "tile_threshold": 0.6},
+    "full + short on tiles 1/2+1/3, 0.7 (used)": {"tiles": (2, 3), "tile_threshold": 0.7},
+    "full + short on tiles 1/2+1/4, 0.7": {"tiles": (2, 4), "tile_threshold": 0.7},
+}
+
+
+def _view(bgr: np.ndarray, colour: bool) -> np.ndarray:
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB if colour else cv2.COLOR_BGR2GRAY)
+
+
+def score(det, photos, clips, colour: bool) -> dict:
+    tp = fp = total = 0
+    for p in photos:
+        hits, false = match(det.detect(_view(p.image, colour)), p.truth, p.image.shape[1], p.image.shape[0])
+        tp, fp, total = tp + sum(hits), fp + false, total + len(hits)
+    by_kind: dict[str, list[bool]] = {}
+    clip_false = frames = 0
+    for c in clips:
+        for frame, truth in zip(c.frames, c.truth):
+            hits, false = match(det.detect(_view(frame, colour)), truth, frame.shape[1], frame.shape[0])
+            for h, b in zip(hits, truth):
+                by_kind.setdefault(b[4], []).append(h)
+            clip_false += false
+            frames += 1
+    return {
+        "photo_recall": tp / total,
+        "photo_precision": tp / max(1, tp + fp),
+        "photo_false": fp,
+        **{kind: float(np.mean(by_kind.get(kind, [0]))) for kind in ("frontal", "turned", "cut")},
+        "clip_false_per_frame": clip_false / max(1, frames),
+    }
+
+
+def p50_ms(det, images: list[np.ndarray], reps: int) -> float:
+    times = []
+    for img in images:
+        det.detect(img)
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            det.detect(img)
+            times.append(time.perf_counter() - t0)
+    return float(np.median(times)) * 1000
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="1 s clips, few repetitions")
+    args = ap.parse_args(argv)
+    from fer_app.blazeface import BlazeFaceDetector
+
+    cv2.setNumThreads(1)
+    photos = detection_set.photos()
+    clips = detection_set.clips(seconds=1.0 if args.quick else 3.0)
+    reps = 3 if args.quick else 15
+    four = cv2.cvtColor(detection_set.four_face_frame(), cv2.COLOR_BGR2GRAY)
+    big = [cv2.cvtColor(p.image, cv2.COLOR_BGR2GRAY) for p in photos if p.image.shape[1] == 1024][:4]
+    print(f"{len(photos)} photos ({sum(len(p.truth) for p in photos)} faces), {sum(len(c.frames) for c in clips)} clip frames; one thread")
+    print(f"{'configuration':<44} {'input':<6} {'recall':>6} {'prec.':>6} {'false':>5} {'frontal':>7} {'turned':>6} {'cut':>5} {'false/fr':>8} {'640x480 ms':>10} {'1024px ms':>9}")
+    for label, settings in CONFIGS.items():
+        det = BlazeFaceDetector(**settings)
+        times = f"{p50_ms(det, [four], reps):>10.1f} {p50_ms(det, big, max(2, reps // 3)):>9.1f}"
+        for colour in (False, True) if label.startswith("full range, 0.6") or "(used)" in label else (False,):
+            r = score(det, photos, clips, colour)
+            print(
+                f"{label:<44} {'colour' if colour else 'grey':<6} {r['photo_recall']:>6.3f} {r['photo_precision']:>6.3f} {r['photo_false']:>5}"
+                f" {r['frontal']:>7.3f} {r['turned']:>6.3f} {r['cut']:>5.3f} {r['clip_false_per_frame']:>8.3f} {times}",
+                flush=True,
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
