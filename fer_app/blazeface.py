@@ -136,25 +136,29 @@ def weighted_nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> list[tupl
     return out
 
 
+_STDERR_LOCK = threading.Lock()  # two threads swapping fd 2 at once could leave it on /dev/null
+
+
 @contextlib.contextmanager
 def _native_stderr_silenced():
     """LiteRT's C++ code prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." on file
     descriptor 2 when an interpreter is built, which would reach every CLI's stderr (and its one-line
     error messages). Environment variables do not quiet it, and without that delegate the models run
     3-4x slower, so fd 2 points at /dev/null while an interpreter is built (a few milliseconds)."""
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):  # no usable fd 2: nothing to protect
-        yield
-        return
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
+    with _STDERR_LOCK:
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError):  # no usable fd 2: nothing to protect
             yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+            return
+        try:
+            with open(os.devnull, "w") as null:
+                os.dup2(null.fileno(), 2)
+                yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 class _Model:
