@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import cv2
@@ -27,7 +26,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from benchmarks import detection_set  # noqa: E402
-from benchmarks.detector_bench import match  # noqa: E402
+from benchmarks.detector_bench import match, p50_ms_over  # noqa: E402
 
 CONFIGS = {
     "full range, 0.5": {"threshold": 0.5},
@@ -71,17 +70,6 @@ def score(det, photos, clips, colour: bool) -> dict:
     }
 
 
-def p50_ms(det, images: list[np.ndarray], reps: int) -> float:
-    times = []
-    for img in images:
-        det.detect(img)
-        for _ in range(reps):
-            t0 = time.perf_counter()
-            det.detect(img)
-            times.append(time.perf_counter() - t0)
-    return float(np.median(times)) * 1000
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="1 s clips, few repetitions")
@@ -98,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'configuration':<44} {'input':<6} {'recall':>6} {'prec.':>6} {'false':>5} {'frontal':>7} {'turned':>6} {'cut':>5} {'false/fr':>8} {'640x480 ms':>10} {'1024px ms':>9}")
     for label, settings in CONFIGS.items():
         det = BlazeFaceDetector(**settings)
-        times = f"{p50_ms(det, [four], reps):>10.1f} {p50_ms(det, big, max(2, reps // 3)):>9.1f}"
+        times = f"{p50_ms_over(det.detect, [four], reps):>10.1f} {p50_ms_over(det.detect, big, max(2, reps // 3)):>9.1f}"
         for colour in (False, True) if label.startswith("full range, 0.6") or "(used)" in label else (False,):
             r = score(det, photos, clips, colour)
             print(

@@ -196,33 +196,27 @@ def live_scores(clips, make, classifier, detect_every: int) -> dict:
     }
 
 
-def _p50_ms(fn, reps: int) -> float:
-    fn()
+def p50_ms_over(fn, inputs: list, reps: int) -> float:
+    """Median ms of `fn(x)` over `reps` timed calls per input, each input called once untimed first."""
     times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
+    for x in inputs:
+        fn(x)
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            fn(x)
+            times.append(time.perf_counter() - t0)
     return round(float(np.median(times)) * 1000, 2)
 
 
 def detection_time(make, grey: np.ndarray, reps: int) -> float:
-    det = make()
-    return _p50_ms(lambda: det.detect(grey), reps)
+    return p50_ms_over(make().detect, [grey], reps)
 
 
 def still_path_time(make, classifier, images: list[np.ndarray], reps: int) -> float:
     from fer_app.pipeline import EmotionRecognizer
 
     rec = EmotionRecognizer(detector=make(), still_detector=make(), classifier=classifier)
-    times = []
-    for img in images:
-        rec.analyze_image(img)
-        for _ in range(reps):
-            t0 = time.perf_counter()
-            rec.analyze_image(img)
-            times.append(time.perf_counter() - t0)
-    return round(float(np.median(times)) * 1000, 2)
+    return p50_ms_over(rec.analyze_image, images, reps)
 
 
 def annotate(out: Path, photos, clips, still_make, live_make) -> None:

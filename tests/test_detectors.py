@@ -73,18 +73,25 @@ def test_dlib_s_doubtful_box_on_the_mission_patch_needs_the_cascade_s_confirmati
         assert detector.clone().detect(grey) == boxes
 
 
-def test_dlib_follows_a_face_near_its_last_box_and_clones_independently():
-    if not detect.detector_available("dlib-hog"):
-        pytest.skip("dlib-bin not installed")
+def _follows_near_its_last_box_and_clones_independently(name: str, native: str):
+    """`detect_near` finds the face moved by (9, 6) px and nothing in a faceless photo; a clone has its
+    own native model (attribute `native`) and finds the same boxes. Returns the detector and frame."""
     grey = preprocess.to_grey(astronaut_bgr())
-    detector = detect.make_detector("dlib-hog", still=False)
+    detector = detect.make_detector(name, still=False)
     (box,) = detector.detect(grey)
     shifted = np.roll(grey, (6, 9), axis=(0, 1))
     near = detector.detect_near(shifted, box)
     assert near is not None and abs(near[0] - box[0] - 9) <= 6 and abs(near[1] - box[1] - 6) <= 6
     assert detector.detect_near(preprocess.to_grey(faceless_bgr()), box) is None
     clone = detector.clone()
-    assert clone._dlib is not detector._dlib and clone.detect(grey) == detector.detect(grey)
+    assert getattr(clone, native) is not getattr(detector, native) and clone.detect(grey) == detector.detect(grey)
+    return detector, grey
+
+
+def test_dlib_follows_a_face_near_its_last_box_and_clones_independently():
+    if not detect.detector_available("dlib-hog"):
+        pytest.skip("dlib-bin not installed")
+    _follows_near_its_last_box_and_clones_independently("dlib-hog", "_dlib")
 
 
 def test_dlib_strictness_moves_its_threshold():
@@ -287,15 +294,7 @@ def test_blazeface_finds_a_face_that_fills_the_whole_image():
 
 @needs_blazeface
 def test_blazeface_follows_a_face_near_its_last_box_and_clones_independently():
-    grey = preprocess.to_grey(astronaut_bgr())
-    detector = detect.make_detector("blazeface", still=False)
-    (box,) = detector.detect(grey)
-    shifted = np.roll(grey, (6, 9), axis=(0, 1))
-    near = detector.detect_near(shifted, box)
-    assert near is not None and abs(near[0] - box[0] - 9) <= 6 and abs(near[1] - box[1] - 6) <= 6
-    assert detector.detect_near(preprocess.to_grey(faceless_bgr()), box) is None
-    clone = detector.clone()
-    assert clone._full is not detector._full and clone.detect(grey) == detector.detect(grey)
+    detector, grey = _follows_near_its_last_box_and_clones_independently("blazeface", "_full")
     detector.min_neighbors = 1  # the app's strictness slider: every score threshold down by 0.2
     assert detector.min_neighbors == 1 and len(detector.detect(grey)) >= 1
     detector.min_neighbors = 5
