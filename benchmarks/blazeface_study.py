@@ -1,4 +1,4 @@
-"""How to run BlazeFace: model mix, tiles, score threshold, grey against colour, on the detection set.
+"""How to run BlazeFace: model mix, short-range sweeps, borders, score threshold, grey against colour, on the detection set.
 
 The settings behind `blazeface` in fer_app/detect.py (docs/detectors.md, "BlazeFace"): each
 configuration is run over the photos and every clip frame of benchmarks/detection_set.py and
@@ -7,9 +7,14 @@ lies inside it and its side is 0.35-1.6x the true side). One thread; p50 of one 
 640x480 frame with 4 faces and of the 1024 px photos. "colour" feeds the models the RGB frame
 instead of the grey one the FaceDetector interface passes.
 
-The tiles: for each n, square tiles of 1/n of the frame's shorter side, overlapping by a quarter.
-The full-range model always runs on the whole frame, at MediaPipe's 0.6; the threshold named is the
-tiles'. Run: python benchmarks/blazeface_study.py [--quick]   (times quoted only from a run under flock -x)
+A sweep "n" runs the short-range model over the whole frame scaled so that 1/n of its shorter side
+spans the model's 128 px input (never enlarged beyond 1:1); "n+m" (mirror m) first gives the frame
+a mirrored border of m times its shorter side, which completes faces cut by the frame's edge. (Until
+2026-12-03 the short-range model ran on square tiles of 1/n of the shorter side, overlapping by a
+quarter: 1.6-1.8x the time of the two sweeps that replaced them; RESULTS.md, "BlazeFace sweeps".)
+The full-range model always runs on the whole frame at MediaPipe's 0.6; with "border", also on the
+frame with a replicated border of a quarter of its side. The threshold named is the sweeps'.
+Run: python benchmarks/blazeface_study.py [--quick]   (times quoted only from a run under flock -x)
 """
 
 from __future__ import annotations
@@ -28,18 +33,25 @@ if str(REPO) not in sys.path:
 from benchmarks import detection_set  # noqa: E402
 from benchmarks.detector_bench import match, p50_ms_over  # noqa: E402
 
+BORDER = {"borders": (0.0, 0.25)}
 CONFIGS = {
     "full range, 0.5": {"threshold": 0.5},
     "full range, 0.6 (MediaPipe's)": {"threshold": 0.6},
     "full range, 0.7": {"threshold": 0.7},
-    "full + short on tiles 1/1, 0.5": {"tiles": (1,), "tile_threshold": 0.5},
-    "full + short on tiles 1/2, 0.5": {"tiles": (2,), "tile_threshold": 0.5},
-    "full + short on tiles 1/2, 0.6": {"tiles": (2,), "tile_threshold": 0.6},
-    "full + short on tiles 1/2, 0.7": {"tiles": (2,), "tile_threshold": 0.7},
-    "full + short on tiles 1/3, 0.7": {"tiles": (3,), "tile_threshold": 0.7},
-    "full + short on tiles 1/2+1/3, 0.6": {"tiles": (2, 3), "tile_threshold": 0.6},
-    "full + short on tiles 1/2+1/3, 0.7 (used)": {"tiles": (2, 3), "tile_threshold": 0.7},
-    "full + short on tiles 1/2+1/4, 0.7": {"tiles": (2, 4), "tile_threshold": 0.7},
+    "full + sweeps 2, 3 at 0.5": {"sweeps": ((2, 0), (3, 0)), "sweep_threshold": 0.5},
+    "full + sweeps 2, 3 at 0.6": {"sweeps": ((2, 0), (3, 0)), "sweep_threshold": 0.6},
+    "full + sweeps 2, 3 at 0.7": {"sweeps": ((2, 0), (3, 0)), "sweep_threshold": 0.7},
+    "border + sweeps 2, 3": {**BORDER, "sweeps": ((2, 0), (3, 0)), "sweep_threshold": 0.7},
+    "border + sweeps 2+m.10, 3+m.10": {**BORDER, "sweeps": ((2, 0.1), (3, 0.1)), "sweep_threshold": 0.7},
+    "border + sweeps 2+m.10, 3": {**BORDER, "sweeps": ((2, 0.1), (3, 0)), "sweep_threshold": 0.7},
+    "border + sweeps 2+m.15, 3 (video, live)": {**BORDER, "sweeps": ((2, 0.15), (3, 0)), "sweep_threshold": 0.7},
+    "border + sweeps 2+m.25, 3": {**BORDER, "sweeps": ((2, 0.25), (3, 0)), "sweep_threshold": 0.7},
+    "border + sweeps 2+m.15, 3+m.15": {**BORDER, "sweeps": ((2, 0.15), (3, 0.15)), "sweep_threshold": 0.7},
+    "border + sweeps 2+m.15, 4": {**BORDER, "sweeps": ((2, 0.15), (4, 0)), "sweep_threshold": 0.7},
+    "border + sweeps 2+m.15, 5": {**BORDER, "sweeps": ((2, 0.15), (5, 0)), "sweep_threshold": 0.7},
+    "border + sweeps 2+m.15, 3+m.15, 4": {**BORDER, "sweeps": ((2, 0.15), (3, 0.15), (4, 0)), "sweep_threshold": 0.7},
+    "border + sweeps 2+m.15, 3+m.15, 5 (photos)": {**BORDER, "sweeps": ((2, 0.15), (3, 0.15), (5, 0)), "sweep_threshold": 0.7},
+    "border + sweeps 2+m.10, 3+m.10, 5": {**BORDER, "sweeps": ((2, 0.1), (3, 0.1), (5, 0)), "sweep_threshold": 0.7},
 }
 
 
@@ -87,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     for label, settings in CONFIGS.items():
         det = BlazeFaceDetector(**settings)
         times = f"{p50_ms_over(det.detect, [four], reps):>10.1f} {p50_ms_over(det.detect, big, max(2, reps // 3)):>9.1f}"
-        for colour in (False, True) if label.startswith("full range, 0.6") or "(used)" in label else (False,):
+        for colour in (False, True) if label.startswith("full range, 0.6") or "(video, live)" in label else (False,):
             r = score(det, photos, clips, colour)
             print(
                 f"{label:<44} {'colour' if colour else 'grey':<6} {r['photo_recall']:>6.3f} {r['photo_precision']:>6.3f} {r['photo_false']:>5}"

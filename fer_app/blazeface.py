@@ -74,11 +74,13 @@ def available() -> bool:
 
 
 @functools.cache
-def anchor_centres(config: ModelConfig) -> np.ndarray:
-    """(N, 2) anchor centres (x, y) in [0, 1], in the order of the model's outputs.
+def anchor_centres(config: ModelConfig, height: int | None = None, width: int | None = None) -> np.ndarray:
+    """(N, 2) anchor centres (x, y) in input pixels, in the order of the model's outputs, for an
+    input of `height` x `width` (default: the model's square).
 
     Consecutive layers with the same stride share one grid: each grid cell carries all their
-    anchors (so short range: 16x16 cells x 2 + 8x8 cells x 6 = 896)."""
+    anchors (so short range at 128x128: 16x16 cells x 2 + 8x8 cells x 6 = 896)."""
+    height, width = height or config.size, width or config.size
     centres = []
     strides = list(config.strides)
     i = 0
@@ -87,24 +89,24 @@ def anchor_centres(config: ModelConfig) -> np.ndarray:
         same = 1
         while i + same < len(strides) and strides[i + same] == stride:
             same += 1
-        cells = -(-config.size // stride)
-        ys, xs = np.meshgrid((np.arange(cells) + 0.5) / cells, (np.arange(cells) + 0.5) / cells, indexing="ij")
+        rows, cols = -(-height // stride), -(-width // stride)
+        ys, xs = np.meshgrid((np.arange(rows) + 0.5) * stride, (np.arange(cols) + 0.5) * stride, indexing="ij")
         grid = np.stack([xs.ravel(), ys.ravel()], axis=1)
         centres.append(np.repeat(grid, same * config.anchors_per_layer, axis=0))
         i += same
     return np.concatenate(centres).astype(np.float32)
 
 
-def decode(raw_boxes: np.ndarray, raw_scores: np.ndarray, config: ModelConfig, threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """Boxes (x0, y0, x1, y1) in [0, 1] of the model's input square and their scores, for the
-    anchors scoring at least `threshold`."""
+def decode(raw_boxes: np.ndarray, raw_scores: np.ndarray, anchors: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes (x0, y0, x1, y1) in input pixels and their scores, for the anchors (`anchor_centres`)
+    scoring at least `threshold`."""
     logits = np.clip(raw_scores.reshape(-1), -80.0, 80.0)
     scores = 1.0 / (1.0 + np.exp(-logits))
     keep = scores >= threshold
     if not keep.any():
         return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
-    raw = raw_boxes.reshape(len(scores), -1)[keep, :4] / config.size
-    centre = anchor_centres(config)[keep] + raw[:, :2]
+    raw = raw_boxes.reshape(len(scores), -1)[keep, :4]
+    centre = anchors[keep] + raw[:, :2]
     half = raw[:, 2:4] / 2
     return np.concatenate([centre - half, centre + half], axis=1), scores[keep]
 
@@ -136,6 +138,9 @@ def weighted_nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> list[tupl
     return out
 
 
+MAX_SWEEP_PIXELS = 1024 * 768  # the largest frame a short-range sweep covers at once (about 48 runs at 128x128)
+SWEEP_MIN_BOX = 24  # px at the short-range model's input scale
+
 _STDERR_LOCK = threading.Lock()  # two threads swapping fd 2 at once could leave it on /dev/null
 
 
@@ -162,7 +167,12 @@ def _native_stderr_silenced():
 
 
 class _Model:
-    """One LiteRT interpreter over one BlazeFace file; not thread-safe (the detector serialises)."""
+    """LiteRT interpreters over one BlazeFace file, one per input shape used (the short-range
+    model is fully convolutional and runs on a whole frame at any size; resizing an interpreter
+    costs as much as a few runs, so the last few shapes are kept). Not thread-safe (the detector
+    serialises)."""
+
+    SHAPES_KEPT = 4
 
     def __init__(self, config: ModelConfig, folder: Path):
         try:
@@ -170,21 +180,39 @@ class _Model:
         except ImportError as exc:
             raise ModelError(f"the blazeface detector needs LiteRT ({INSTALL})") from exc
         self.config = config
-        with _native_stderr_silenced():
-            self.interpreter = Interpreter(model_path=str(folder / config.file), num_threads=1)
-            self.interpreter.allocate_tensors()
-        self.input = self.interpreter.get_input_details()[0]["index"]
-        outputs = self.interpreter.get_output_details()
-        # Regressors carry 16 numbers per anchor, classificators 1; the names differ between files.
-        self.boxes = next(o["index"] for o in outputs if o["shape"][-1] == 16)
-        self.scores = next(o["index"] for o in outputs if o["shape"][-1] == 1)
+        self._new = functools.partial(Interpreter, model_path=str(folder / config.file), num_threads=1)
+        self._by_shape: dict[tuple[int, int], tuple] = {}
+        self._interpreter((config.size, config.size))
 
-    def run(self, square_rgb: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
-        """Boxes in [0, 1] of the square and their scores. `square_rgb`: uint8, the model's size."""
-        x = square_rgb.astype(np.float32)[None] * (2.0 / 255.0) - 1.0
-        self.interpreter.set_tensor(self.input, x)
-        self.interpreter.invoke()
-        return decode(self.interpreter.get_tensor(self.boxes), self.interpreter.get_tensor(self.scores), self.config, threshold)
+    def _interpreter(self, shape: tuple[int, int]) -> tuple:
+        """(interpreter, input index, boxes index, scores index) for an input of `shape` (h, w)."""
+        if shape in self._by_shape:
+            self._by_shape[shape] = self._by_shape.pop(shape)  # most recently used last
+            return self._by_shape[shape]
+        with _native_stderr_silenced():
+            interpreter = self._new()
+            index = interpreter.get_input_details()[0]["index"]
+            if shape != (self.config.size, self.config.size):
+                interpreter.resize_tensor_input(index, [1, *shape, 3], strict=False)
+            interpreter.allocate_tensors()
+        outputs = interpreter.get_output_details()
+        # Regressors carry 16 numbers per anchor, classificators 1; the names differ between files.
+        boxes = next(o["index"] for o in outputs if o["shape"][-1] == 16)
+        scores = next(o["index"] for o in outputs if o["shape"][-1] == 1)
+        while len(self._by_shape) >= self.SHAPES_KEPT:
+            self._by_shape.pop(next(iter(self._by_shape)))
+        self._by_shape[shape] = (interpreter, index, boxes, scores)
+        return self._by_shape[shape]
+
+    def run(self, rgb: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+        """Boxes (x0, y0, x1, y1) in `rgb`'s pixels and their scores. `rgb`: uint8, the model's
+        square, or (short range) any size whose sides are multiples of 16."""
+        height, width = rgb.shape[:2]
+        interpreter, index, boxes, scores = self._interpreter((height, width))
+        interpreter.set_tensor(index, rgb.astype(np.float32)[None] * (2.0 / 255.0) - 1.0)
+        interpreter.invoke()
+        anchors = anchor_centres(self.config, height, width)
+        return decode(interpreter.get_tensor(boxes), interpreter.get_tensor(scores), anchors, threshold)
 
 
 def _letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, float]:
@@ -202,24 +230,24 @@ def _letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, float]:
     return square, float(side)
 
 
-def tile_origins(length: int, tile: int, overlap: float) -> list[int]:
-    """Starts of tiles of `tile` px covering `length` px, overlapping by at least `overlap` of a tile."""
-    if length <= tile:
-        return [0]
-    count = int(np.ceil((length - tile * overlap) / (tile * (1 - overlap))))
-    return [round(i * (length - tile) / (count - 1)) for i in range(count)] if count > 1 else [0]
-
-
 class BlazeFaceDetector:
-    """BlazeFace: the full-range model on the whole frame, optionally the short-range model on
-    square tiles as well (finds small and edge-cut faces the full-range model misses).
+    """BlazeFace: the full-range model on the whole frame, and the short-range model swept over
+    the whole frame at one or more scales (it finds the small and edge-cut faces the full-range
+    model misses).
 
-    Settings (plain attributes, may be changed between calls): `threshold` (score for the
-    full-range model), `tile_threshold` (for the tiles), `nms_iou`, `tiles` (for each n in it, the
-    short-range model runs on square tiles of 1/n of the frame's shorter side, overlapping by
-    `tile_overlap`; empty: the full-range model only), `min_face` (boxes smaller than this, in
-    frame pixels, are dropped). `min_neighbors` maps the app's 1-10 strictness slider onto both
-    thresholds, 0.05 a step (5: as configured).
+    Settings (plain attributes, may be changed between calls):
+      threshold        score for the full-range model
+      borders          the full-range model runs once per entry, on the frame with a replicated
+                       border of that share of its larger side (0: the frame as it is)
+      sweeps           (n, reflect) pairs: the short-range model runs on the whole frame scaled so
+                       that 1/n of its shorter side spans the model's 128 px (as square tiles of
+                       that side would, without seams), never enlarged beyond `max_zoom`; the
+                       frame first gets a mirrored border of `reflect` times its shorter side, so
+                       that a face cut by the frame's edge is completed by its mirror image
+      sweep_threshold  score for the short-range model
+      nms_iou, min_face (boxes smaller than this, in frame pixels, are dropped)
+    `min_neighbors` maps the app's 1-10 strictness slider onto both thresholds, 0.05 a step (5: as
+    configured).
 
     Boxes cover brow to mouth, a little less than FER2013's framing: `margin` widens the crop.
     Safe to share between threads: calls into the interpreters are serialised.
@@ -228,20 +256,20 @@ class BlazeFaceDetector:
     def __init__(
         self,
         threshold: float = 0.6,
-        tile_threshold: float = 0.5,
-        nms_iou: float = 0.3,
-        tiles: tuple[int, ...] = (),
-        tile_overlap: float = 0.25,
         borders: tuple[float, ...] = (0.0,),
+        sweeps: tuple[tuple[float, float], ...] = (),
+        sweep_threshold: float = 0.5,
+        max_zoom: float = 1.0,
+        nms_iou: float = 0.3,
         min_face: int = 0,
         margin: float | None = None,
     ):
         self.threshold = threshold
-        self.tile_threshold = tile_threshold
-        self.nms_iou = nms_iou
-        self.tiles = tiles
-        self.tile_overlap = tile_overlap
         self.borders = borders
+        self.sweeps = sweeps
+        self.sweep_threshold = sweep_threshold
+        self.max_zoom = max_zoom
+        self.nms_iou = nms_iou
         self.min_face = min_face
         self.margin = margin
         self._strictness = 0.0
@@ -271,26 +299,28 @@ class BlazeFaceDetector:
     def _thresholds(self) -> tuple[float, float]:
         return (
             float(np.clip(self.threshold + self._strictness, 0.05, 0.99)),
-            float(np.clip(self.tile_threshold + self._strictness, 0.05, 0.99)),
+            float(np.clip(self.sweep_threshold + self._strictness, 0.05, 0.99)),
         )
 
     def detect(self, grey: np.ndarray) -> list[Box]:
         height, width = grey.shape[:2]
-        full_threshold, tile_threshold = self._thresholds()
+        full_threshold, sweep_threshold = self._thresholds()
         found: list[tuple[np.ndarray, np.ndarray]] = []
         with self._lock:
             for border in self.borders:
                 found.append(self._run_bordered(grey, border, full_threshold))
-            for count in self.tiles:
-                tile = max(1, round(min(height, width) / count))
-                for y0 in tile_origins(height, tile, self.tile_overlap):
-                    for x0 in tile_origins(width, tile, self.tile_overlap):
-                        found.append(self._run(self._short, grey[y0 : y0 + tile, x0 : x0 + tile], x0, y0, tile_threshold, (width, height)))
+            # A small frame reaches the same scale for several n (no enlarging): swept once, mirrored if any is.
+            scales: dict[float, float] = {}
+            for count, reflect in self.sweeps:
+                k = round(self._sweep_scale(height, width, count), 4)
+                scales[k] = max(reflect, scales.get(k, 0.0))
+            for k, reflect in scales.items():
+                found.append(self._sweep(grey, k, reflect, sweep_threshold))
         return self._merge(found, width, height)
 
     def detect_near(self, grey: np.ndarray, box: Box, search: float = 2.5) -> Box | None:
         """The face nearest to `box` in a square `search` times its size around it, by the
-        short-range model (about 2 ms): the cheap step between full detections."""
+        short-range model (about 1 ms): the cheap step between full detections."""
         x, y, w, h = box
         side = max(w, h) * search
         height, width = grey.shape[:2]
@@ -299,9 +329,9 @@ class BlazeFaceDetector:
         x1, y1 = min(width, int(cx + side / 2)), min(height, int(cy + side / 2))
         if x1 - x0 < 16 or y1 - y0 < 16:
             return None
-        _, tile_threshold = self._thresholds()
+        _, sweep_threshold = self._thresholds()
         with self._lock:
-            boxes, scores = self._run(self._short, grey[y0:y1, x0:x1], x0, y0, tile_threshold, None)
+            boxes, scores = self._run(self._short, grey[y0:y1, x0:x1], x0, y0, sweep_threshold)
         near = [
             b
             for b in self._merge([(boxes, scores)], width, height)
@@ -311,29 +341,49 @@ class BlazeFaceDetector:
             return None
         return min(near, key=lambda b: (b[0] + b[2] / 2 - cx) ** 2 + (b[1] + b[3] / 2 - cy) ** 2)
 
-    def _run(self, model: _Model, region: np.ndarray, x0: int, y0: int, threshold: float, frame) -> tuple[np.ndarray, np.ndarray]:
-        """Boxes (x0, y0, x1, y1) in frame pixels found in `region` (at x0, y0 in the frame).
-        With `frame` (its width, height), boxes touching an inner edge of the region are dropped:
-        a face the tile cuts is found whole by a neighbouring tile."""
+    def _run(self, model: _Model, region: np.ndarray, x0: int, y0: int, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+        """Boxes (x0, y0, x1, y1) in frame pixels found in `region` (at x0, y0 in the frame),
+        letterboxed into the model's square."""
         if min(region.shape[:2]) < 8:
             return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
         square, side = _letterbox(region, model.config.size)
         boxes, scores = model.run(square, threshold)
-        boxes = boxes * side + np.array([x0, y0, x0, y0], np.float32)
-        if frame is not None and len(boxes):
-            rh, rw = region.shape[:2]
-            slack = 0.02 * side
-            inner = np.zeros(len(boxes), bool)
-            if x0 > 0:
-                inner |= boxes[:, 0] < x0 + slack
-            if y0 > 0:
-                inner |= boxes[:, 1] < y0 + slack
-            if x0 + rw < frame[0]:
-                inner |= boxes[:, 2] > x0 + rw - slack
-            if y0 + rh < frame[1]:
-                inner |= boxes[:, 3] > y0 + rh - slack
-            boxes, scores = boxes[~inner], scores[~inner]
-        return boxes, scores
+        return boxes * (side / model.config.size) + np.array([x0, y0, x0, y0], np.float32), scores
+
+    def _sweep_scale(self, height: int, width: int, count: float) -> float:
+        """The scale at which 1/`count` of the frame's shorter side spans the short-range model's input,
+        never above `max_zoom` (except to bring a frame smaller than the input, a face crop, up to it)
+        nor above MAX_SWEEP_PIXELS."""
+        shorter = min(height, width)
+        zoom = max(self.max_zoom, SHORT_RANGE.size / shorter)
+        return min(count * SHORT_RANGE.size / shorter, zoom, np.sqrt(MAX_SWEEP_PIXELS / (height * width)))
+
+    def _sweep(self, grey: np.ndarray, k: float, reflect: float, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+        """Boxes in frame pixels found by the short-range model over the whole frame scaled by `k`,
+        with a mirrored border of `reflect` times its shorter side (see `sweeps`)."""
+        frame_h, frame_w = grey.shape[:2]
+        pad = round(reflect * min(frame_h, frame_w))
+        if pad:
+            grey = cv2.copyMakeBorder(grey, pad, pad, pad, pad, cv2.BORDER_REFLECT)
+        height, width = grey.shape[:2]
+        w, h = max(16, round(width * k)), max(16, round(height * k))
+        small = cv2.resize(grey, (w, h), interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR)
+        if small.ndim == 2:
+            small = cv2.cvtColor(small, cv2.COLOR_GRAY2RGB)
+        padded = np.zeros((-(-h // 16) * 16, -(-w // 16) * 16, 3), np.uint8)  # the model's grid
+        padded[:h, :w] = small
+        boxes, scores = self._short.run(padded, threshold)
+        # Boxes under 24 px at the model's scale are mostly chins and shirt folds (none of the set's
+        # faces was found only at that size).
+        big = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) >= SWEEP_MIN_BOX
+        boxes, scores = boxes[big], scores[big]
+        boxes = boxes / np.array([w / width, h / height] * 2, np.float32) - pad
+        # A face near the edge is mirrored into the border too; its mirror image lies outside the
+        # frame. A cut face completed by its mirror is centred on the edge, so a little slack.
+        cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
+        slack = 0.1 * (boxes[:, 2] - boxes[:, 0])
+        inside = (cx >= -slack) & (cx <= frame_w + slack) & (cy >= -slack) & (cy <= frame_h + slack)
+        return boxes[inside], scores[inside]
 
     def _run_bordered(self, grey: np.ndarray, border: float, threshold: float) -> tuple[np.ndarray, np.ndarray]:
         """The full-range model on the frame with a replicated border of `border` times its larger side
@@ -341,9 +391,9 @@ class BlazeFaceDetector:
         image, such as a tight face crop or a face close to the camera; with a border it does."""
         pad = round(border * max(grey.shape[:2]))
         if pad <= 0:
-            return self._run(self._full, grey, 0, 0, threshold, None)
+            return self._run(self._full, grey, 0, 0, threshold)
         padded = cv2.copyMakeBorder(grey, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-        return self._run(self._full, padded, -pad, -pad, threshold, None)
+        return self._run(self._full, padded, -pad, -pad, threshold)
 
     def _merge(self, found, width: int, height: int) -> list[Box]:
         boxes = np.concatenate([b for b, _ in found]) if found else np.zeros((0, 4), np.float32)

