@@ -166,13 +166,11 @@ def _native_stderr_silenced():
             os.close(saved)
 
 
-class _Model:
-    """LiteRT interpreters over one BlazeFace file, one per input shape used (the short-range
-    model is fully convolutional and runs on a whole frame at any size; resizing an interpreter
-    costs as much as a few runs, so the last few shapes are kept). Not thread-safe (the detector
-    serialises)."""
-
-    SHAPES_KEPT = 4
+class _Interpreter:
+    """One LiteRT interpreter over one BlazeFace file, resized to the input it is given (the
+    short-range model is fully convolutional and runs on a whole frame at any size). Its buffers
+    grow with the input (about 36 MB at 384x512), and resizing costs 2-40 ms, so each use keeps its
+    own interpreter (`shared_interpreter`). Calls are serialised by its lock."""
 
     def __init__(self, config: ModelConfig, folder: Path):
         try:
@@ -180,39 +178,49 @@ class _Model:
         except ImportError as exc:
             raise ModelError(f"the blazeface detector needs LiteRT ({INSTALL})") from exc
         self.config = config
-        self._new = functools.partial(Interpreter, model_path=str(folder / config.file), num_threads=1)
-        self._by_shape: dict[tuple[int, int], tuple] = {}
-        self._interpreter((config.size, config.size))
-
-    def _interpreter(self, shape: tuple[int, int]) -> tuple:
-        """(interpreter, input index, boxes index, scores index) for an input of `shape` (h, w)."""
-        if shape in self._by_shape:
-            self._by_shape[shape] = self._by_shape.pop(shape)  # most recently used last
-            return self._by_shape[shape]
+        self.lock = threading.Lock()
         with _native_stderr_silenced():
-            interpreter = self._new()
-            index = interpreter.get_input_details()[0]["index"]
-            if shape != (self.config.size, self.config.size):
-                interpreter.resize_tensor_input(index, [1, *shape, 3], strict=False)
-            interpreter.allocate_tensors()
-        outputs = interpreter.get_output_details()
-        # Regressors carry 16 numbers per anchor, classificators 1; the names differ between files.
-        boxes = next(o["index"] for o in outputs if o["shape"][-1] == 16)
-        scores = next(o["index"] for o in outputs if o["shape"][-1] == 1)
-        while len(self._by_shape) >= self.SHAPES_KEPT:
-            self._by_shape.pop(next(iter(self._by_shape)))
-        self._by_shape[shape] = (interpreter, index, boxes, scores)
-        return self._by_shape[shape]
+            self._interpreter = Interpreter(model_path=str(folder / config.file), num_threads=1)
+        self._input = self._interpreter.get_input_details()[0]["index"]
+        self._shape: tuple[int, int] | None = None
 
     def run(self, rgb: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
         """Boxes (x0, y0, x1, y1) in `rgb`'s pixels and their scores. `rgb`: uint8, the model's
         square, or (short range) any size whose sides are multiples of 16."""
         height, width = rgb.shape[:2]
-        interpreter, index, boxes, scores = self._interpreter((height, width))
-        interpreter.set_tensor(index, rgb.astype(np.float32)[None] * (2.0 / 255.0) - 1.0)
-        interpreter.invoke()
-        anchors = anchor_centres(self.config, height, width)
-        return decode(interpreter.get_tensor(boxes), interpreter.get_tensor(scores), anchors, threshold)
+        with self.lock:
+            it = self._interpreter
+            if self._shape != (height, width):
+                it.resize_tensor_input(self._input, [1, height, width, 3], strict=False)
+                it.allocate_tensors()
+                self._shape = (height, width)
+                outputs = it.get_output_details()
+                # Regressors carry 16 numbers per anchor, classificators 1; the names differ between files.
+                self._boxes = next(o["index"] for o in outputs if o["shape"][-1] == 16)
+                self._scores = next(o["index"] for o in outputs if o["shape"][-1] == 1)
+            it.set_tensor(self._input, rgb.astype(np.float32)[None] * (2.0 / 255.0) - 1.0)
+            it.invoke()
+            raw_boxes, raw_scores = it.get_tensor(self._boxes), it.get_tensor(self._scores)
+        return decode(raw_boxes, raw_scores, anchor_centres(self.config, height, width), threshold)
+
+
+_INTERPRETERS: dict[tuple, _Interpreter] = {}
+_INTERPRETERS_LOCK = threading.Lock()
+
+
+def shared_interpreter(config: ModelConfig, use: tuple) -> _Interpreter:
+    """The process's interpreter of `config` for one use (the full-range pass, the search near a
+    face, a sweep at a given n and mirror), shared by every detector and clone. Sharing costs no
+    parallelism: LiteRT holds the GIL while it runs, so two interpreters never ran at once anyway;
+    it saves their buffers (tens of MB each) for every live session and clone."""
+    key = (config.file, *use)
+    with _INTERPRETERS_LOCK:
+        if key not in _INTERPRETERS:
+            folder = model_dir()
+            if folder is None:
+                raise ModelError(f"the blazeface detector needs the model files of {MODEL_DISTRIBUTION} ({INSTALL})")
+            _INTERPRETERS[key] = _Interpreter(config, folder)
+        return _INTERPRETERS[key]
 
 
 def _letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, float]:
@@ -276,17 +284,14 @@ class BlazeFaceDetector:
         self._load()
 
     def _load(self) -> None:
-        folder = model_dir()
-        if folder is None:
+        if model_dir() is None:
             raise ModelError(f"the blazeface detector needs the model files of {MODEL_DISTRIBUTION} ({INSTALL})")
-        self._full = _Model(FULL_RANGE, folder)
-        self._short = _Model(SHORT_RANGE, folder)
-        self._lock = threading.Lock()
+        self._full = shared_interpreter(FULL_RANGE, ("frame",))
+        self._near = shared_interpreter(SHORT_RANGE, ("near",))
 
     def clone(self) -> BlazeFaceDetector:
-        other = copy.copy(self)
-        other._load()
-        return other
+        """A copy with its own settings; the interpreters are the process's (`shared_interpreter`)."""
+        return copy.copy(self)
 
     @property
     def min_neighbors(self) -> int:
@@ -306,16 +311,16 @@ class BlazeFaceDetector:
         height, width = grey.shape[:2]
         full_threshold, sweep_threshold = self._thresholds()
         found: list[tuple[np.ndarray, np.ndarray]] = []
-        with self._lock:
-            for border in self.borders:
-                found.append(self._run_bordered(grey, border, full_threshold))
-            # A small frame reaches the same scale for several n (no enlarging): swept once, mirrored if any is.
-            scales: dict[float, float] = {}
-            for count, reflect in self.sweeps:
-                k = round(self._sweep_scale(height, width, count), 4)
-                scales[k] = max(reflect, scales.get(k, 0.0))
-            for k, reflect in scales.items():
-                found.append(self._sweep(grey, k, reflect, sweep_threshold))
+        for border in self.borders:
+            found.append(self._run_bordered(grey, border, full_threshold))
+        # A small frame reaches the same scale for several n (no enlarging): swept once, mirrored if any is.
+        sweeps: dict[float, tuple[float, float]] = {}
+        for count, reflect in self.sweeps:
+            k = round(self._sweep_scale(height, width, count), 4)
+            first = sweeps.get(k, (count, 0.0))
+            sweeps[k] = (first[0], max(reflect, first[1]))
+        for k, (count, reflect) in sweeps.items():
+            found.append(self._sweep(grey, count, k, reflect, sweep_threshold))
         return self._merge(found, width, height)
 
     def detect_near(self, grey: np.ndarray, box: Box, search: float = 2.5) -> Box | None:
@@ -330,8 +335,7 @@ class BlazeFaceDetector:
         if x1 - x0 < 16 or y1 - y0 < 16:
             return None
         _, sweep_threshold = self._thresholds()
-        with self._lock:
-            boxes, scores = self._run(self._short, grey[y0:y1, x0:x1], x0, y0, sweep_threshold)
+        boxes, scores = self._run(self._near, grey[y0:y1, x0:x1], x0, y0, sweep_threshold)
         near = [
             b
             for b in self._merge([(boxes, scores)], width, height)
@@ -341,7 +345,7 @@ class BlazeFaceDetector:
             return None
         return min(near, key=lambda b: (b[0] + b[2] / 2 - cx) ** 2 + (b[1] + b[3] / 2 - cy) ** 2)
 
-    def _run(self, model: _Model, region: np.ndarray, x0: int, y0: int, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    def _run(self, model: _Interpreter, region: np.ndarray, x0: int, y0: int, threshold: float) -> tuple[np.ndarray, np.ndarray]:
         """Boxes (x0, y0, x1, y1) in frame pixels found in `region` (at x0, y0 in the frame),
         letterboxed into the model's square."""
         if min(region.shape[:2]) < 8:
@@ -358,9 +362,10 @@ class BlazeFaceDetector:
         zoom = max(self.max_zoom, SHORT_RANGE.size / shorter)
         return min(count * SHORT_RANGE.size / shorter, zoom, np.sqrt(MAX_SWEEP_PIXELS / (height * width)))
 
-    def _sweep(self, grey: np.ndarray, k: float, reflect: float, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    def _sweep(self, grey: np.ndarray, count: float, k: float, reflect: float, threshold: float) -> tuple[np.ndarray, np.ndarray]:
         """Boxes in frame pixels found by the short-range model over the whole frame scaled by `k`,
-        with a mirrored border of `reflect` times its shorter side (see `sweeps`)."""
+        with a mirrored border of `reflect` times its shorter side (see `sweeps`; `count`: which
+        sweep, so that each keeps its own interpreter and input size from frame to frame)."""
         frame_h, frame_w = grey.shape[:2]
         pad = round(reflect * min(frame_h, frame_w))
         if pad:
@@ -372,7 +377,7 @@ class BlazeFaceDetector:
             small = cv2.cvtColor(small, cv2.COLOR_GRAY2RGB)
         padded = np.zeros((-(-h // 16) * 16, -(-w // 16) * 16, 3), np.uint8)  # the model's grid
         padded[:h, :w] = small
-        boxes, scores = self._short.run(padded, threshold)
+        boxes, scores = shared_interpreter(SHORT_RANGE, ("sweep", count, reflect)).run(padded, threshold)
         # Boxes under 24 px at the model's scale are mostly chins and shirt folds (none of the set's
         # faces was found only at that size).
         big = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) >= SWEEP_MIN_BOX
