@@ -144,7 +144,7 @@ def run_image(args) -> int:
         print(f"{len(result.faces)} face(s) in {Path(args.path).name} ({result.width}x{result.height})")
         for i, face in enumerate(result.faces, 1):
             x, y, w, h = face.box
-            reading = f"{face.emotion:<8} {face.confidence:5.0%}" if face.readable else TOO_SMALL_NOTE
+            reading = f"{face.emotion:<8} {face.confidence:5.0%}" if face.readable else face.note or TOO_SMALL_NOTE
             print(f"  {i}. {reading}  box x={x} y={y} w={w} h={h}")
         if args.out:
             print(f"annotated image: {args.out}")
@@ -229,7 +229,7 @@ def run_video(args) -> int:
             f"{Path(args.path).name}: {d['duration']:.1f} s, {d['width']}x{d['height']}, {d['frames_analysed']} frames analysed"
         )
         unread = d["faces_seen"] - d["faces_read"]
-        small = f", {unread} too small to read" if unread else ""
+        small = f", {unread} not read (too small, or cut by the frame's edge)" if unread else ""
         print(f"faces seen: {d['faces_seen']}{small} (at most {d['max_faces']} at once), tracks: {d['tracks_seen']}")
         shares = sorted(d["emotion_shares"].items(), key=lambda kv: -kv[1])
         print("emotions: " + ", ".join(f"{k} {v:.0%}" for k, v in shares if v > 0) if d["faces_read"] else "emotions: no face read")

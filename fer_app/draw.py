@@ -8,7 +8,7 @@ import numpy as np
 from fer_app.labels import COLORS_BGR, EMOTIONS
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
-UNREAD_BGR = (100, 100, 100)  # a face boxed but too small to read: grey, no emotion colour
+UNREAD_BGR = (100, 100, 100)  # a face boxed but not read (too small, cut off): grey, no emotion colour
 
 
 def _ui_scale(frame: np.ndarray) -> float:
@@ -73,7 +73,7 @@ def draw_results(
         x, y, w, h = face.box
         colour = COLORS_BGR[face.emotion] if face.readable else UNREAD_BGR
         cv2.rectangle(out, (x, y), (x + w, y + h), colour, line, cv2.LINE_AA)
-        text = f"{face.emotion} {face.confidence:.0%}" if face.readable else "too small"
+        text = f"{face.emotion} {face.confidence:.0%}" if face.readable else face.short_note
         if face.track_id is not None:
             text = f"#{face.track_id} {text}"
         above = y > 30 * s

@@ -22,22 +22,46 @@ from fer_app.track import FaceTracker, Track
 # faces"), so below 32 px a label would be a guess presented as a reading.
 MIN_READABLE_FACE = 32
 TOO_SMALL_NOTE = f"too small to read (under {MIN_READABLE_FACE} px)"
+# A face cut by the frame's edge has a clipped box, so the crop holds part of a face stretched to the
+# classifier's square. FER2013 validation faces with a side cut off and stretched back: 5.3 points lost
+# with a fifth cut away, 13 with 30%, 22 with 40% (docs/detectors.md, "Faces the classifier was not trained for"); a box at
+# the edge narrower than 0.8 of its length is not read.
+MIN_CUT_ASPECT = 0.8
+CUT_NOTE = "cut by the frame's edge: not read"
+SHORT_NOTES = {TOO_SMALL_NOTE: "too small", CUT_NOTE: "cut off"}  # for labels drawn on the picture
 
 
 def readable_size(box: Box) -> bool:
     return min(box[2], box[3]) >= MIN_READABLE_FACE
 
 
+def unread_reason(box: Box, width: int, height: int) -> str | None:
+    """Why a face boxed at `box` in a `width` x `height` frame is not read (a note), or None."""
+    x, y, w, h = box
+    if not readable_size(box):
+        return TOO_SMALL_NOTE
+    at_edge = x <= 0 or y <= 0 or x + w >= width or y + h >= height
+    if at_edge and min(w, h) < MIN_CUT_ASPECT * max(w, h):
+        return CUT_NOTE
+    return None
+
+
 @dataclass
 class Face:
     box: Box  # (x, y, w, h) in the analysed frame's pixels
-    # (7,) in FER2013 order (labels.EMOTIONS), smoothed on the video path; None: not read (too small)
+    # (7,) in FER2013 order (labels.EMOTIONS), smoothed on the video path; None: not read (see `note`)
     probabilities: np.ndarray | None
     track_id: int | None = None  # stable across frames on the video/live path; None for stills
+    note: str | None = None  # why it is not read (TOO_SMALL_NOTE, CUT_NOTE); None when read
 
     @property
     def readable(self) -> bool:
         return self.probabilities is not None
+
+    @property
+    def short_note(self) -> str:
+        """A word or two for a face not read, to draw on the picture."""
+        return SHORT_NOTES.get(self.note or TOO_SMALL_NOTE, "not read")
 
     @property
     def emotion(self) -> str | None:
@@ -48,8 +72,8 @@ class Face:
         return None if self.probabilities is None else float(np.max(self.probabilities))
 
     def to_dict(self) -> dict:
-        """Every face has the same keys; a face too small to read has null emotion, confidence and
-        probabilities, and a `note` saying why."""
+        """Every face has the same keys; a face not read (too small, or cut by the frame's edge) has
+        null emotion, confidence and probabilities, and a `note` saying why."""
         d = {
             "box": [int(v) for v in self.box],
             "emotion": self.emotion,
@@ -59,7 +83,7 @@ class Face:
             else {name: round(float(p), 4) for name, p in zip(EMOTIONS, self.probabilities)},
         }
         if self.probabilities is None:
-            d["note"] = TOO_SMALL_NOTE
+            d["note"] = self.note or TOO_SMALL_NOTE
         if self.track_id is not None:
             d["track_id"] = int(self.track_id)
         return d
@@ -174,11 +198,12 @@ class EmotionRecognizer:
     def analyze_image(self, image_bgr: np.ndarray) -> FrameResult:
         grey = preprocess.to_grey(image_bgr)
         boxes = sorted(self.still_detector.detect(grey), key=lambda b: (b[0], b[1]))
-        read = [i for i, b in enumerate(boxes) if readable_size(b)]
+        notes = [unread_reason(b, grey.shape[1], grey.shape[0]) for b in boxes]
+        read = [i for i, note in enumerate(notes) if note is None]
         probs: list[np.ndarray | None] = [None] * len(boxes)
         for i, p in zip(read, self._classify(grey, [boxes[i] for i in read], self.still_detector)):
             probs[i] = p
-        faces = [Face(box=b, probabilities=p) for b, p in zip(boxes, probs)]
+        faces = [Face(box=b, probabilities=p, note=note) for b, p, note in zip(boxes, probs, notes)]
         return FrameResult(
             faces=faces,
             timestamp=0.0,
@@ -259,17 +284,21 @@ class EmotionRecognizer:
                 track.misses += 1
             track.age += 1
 
-        due = [tr for tr, _ in found if readable_size(tr.box) and self._classification_due(tr)]
+        unread = {tr.id: unread_reason(tr.box, grey.shape[1], grey.shape[0]) for tr in tracker.tracks}
+        due = [tr for tr, _ in found if unread[tr.id] is None and self._classification_due(tr)]
         for track, p in zip(due, self._classify(grey, [tr.box for tr in due], self.detector)):
             track.smooth(p, self.smoothing)
             track.last_classified = self._frame_index
 
-        # A face too small to read is shown unread, even if it was read while it was larger.
-        shown = [
-            tr for tr in tracker.tracks if (tr.probabilities is not None or not readable_size(tr.box)) and tr.misses <= self.max_hold
-        ]
+        # A face too small or cut by the edge is shown unread, even if it was read before.
+        shown = [tr for tr in tracker.tracks if (tr.probabilities is not None or unread[tr.id]) and tr.misses <= self.max_hold]
         faces = [
-            Face(box=tr.box, probabilities=tr.probabilities.copy() if readable_size(tr.box) else None, track_id=tr.id)
+            Face(
+                box=tr.box,
+                probabilities=None if unread[tr.id] else tr.probabilities.copy(),
+                track_id=tr.id,
+                note=unread[tr.id],
+            )
             for tr in sorted(shown, key=lambda tr: tr.id)
         ]
         self._frame_index += 1

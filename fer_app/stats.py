@@ -2,7 +2,7 @@
 
 Both weigh every face in every frame equally and use the (smoothed)
 probabilities, not only the top label, so a face that is 55% happy and 45%
-neutral counts as such. Faces too small to read count as faces, not in the mix. Neither is thread-safe: callers that share one
+neutral counts as such. Faces not read (too small, cut by the edge) count as faces, not in the mix. Neither is thread-safe: callers that share one
 across threads hold a lock around `add` and the readers (each call is cheap).
 """
 

@@ -21,10 +21,10 @@ class FaceOut(BaseModel):
     """A face, exactly as `python -m fer_app image --json` prints it."""
 
     box: list[int] = Field(min_length=4, max_length=4, description="x, y, width, height in the image's pixels")
-    emotion: Emotion | None = Field(description="null when the face is too small to read (see `note`)")
+    emotion: Emotion | None = Field(description="null when the face is not read: too small, or cut by the frame's edge (see `note`)")
     confidence: float | None = Field(ge=0, le=1, description="the probability of `emotion`")
     probabilities: Probabilities | None
-    note: str | None = Field(None, description="only on a face too small to read: why it has no emotion")
+    note: str | None = Field(None, description="only on a face not read: why it has no emotion")
 
 
 class ModelOut(BaseModel):

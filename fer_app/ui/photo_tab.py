@@ -52,7 +52,7 @@ def render_photo_tab() -> None:
     for i, face in enumerate(result.faces):
         with columns[i % len(columns)]:
             if not face.readable:
-                st.caption(f"Face {i + 1}: {TOO_SMALL_NOTE}")
+                st.caption(f"Face {i + 1}: {face.note or TOO_SMALL_NOTE}")
                 continue
             title = f"Face {i + 1}: {face.emotion} {face.confidence:.0%}"
             st.plotly_chart(

@@ -112,7 +112,7 @@ def _show(stored: dict) -> None:
     cols[2].metric("Most faces in a frame", summary["max_faces"])
     cols[3].metric("Most frequent label", top or "no face")
     if summary["faces_seen"] and not summary["faces_read"]:
-        st.warning("Faces were found, but all under 32 pixels: too small to read.")
+        st.warning("Faces were found, but none could be read: all under 32 pixels, or cut by the frame's edge.")
     elif summary["faces_seen"]:
         mix = ", ".join(f"{e} {100 * shares[e]:.0f}%" for e in sorted(EMOTIONS, key=lambda e: -shares[e]) if shares[e] > 0)
         st.markdown(f"**Labels over all face observations:** {mix}")
