@@ -194,8 +194,9 @@ class _Interpreter:
         with self.lock:
             it = self._interpreter
             if self._shape != (height, width):
-                it.resize_tensor_input(self._input, [1, height, width, 3], strict=False)
-                it.allocate_tensors()
+                with _native_stderr_silenced():  # the XNNPACK delegate announces itself here
+                    it.resize_tensor_input(self._input, [1, height, width, 3], strict=False)
+                    it.allocate_tensors()
                 self._shape = (height, width)
                 outputs = it.get_output_details()
                 # Regressors carry 16 numbers per anchor, classificators 1; the names differ between files.

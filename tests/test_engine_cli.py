@@ -158,6 +158,16 @@ def test_bad_input_in_a_real_process_gives_exit_2_and_no_traceback(tmp_path):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
 
 
+def test_a_good_photo_in_a_real_process_leaves_stderr_empty(tmp_path):
+    """Native libraries (LiteRT's "Created TensorFlow Lite XNNPACK delegate") must not write on the CLI's stderr."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), str(TESTS.parent)])}
+    photo = tmp_path / "astronaut.png"
+    cv2.imwrite(str(photo), astronaut_bgr())
+    proc = subprocess.run([sys.executable, "-c", CLI_PROCESS, "image", str(photo)], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0 and "happy" in proc.stdout
+    assert proc.stderr == ""
+
+
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
     path = tmp_path_factory.mktemp("cli") / "clip.mp4"
