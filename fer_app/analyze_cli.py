@@ -130,7 +130,6 @@ def run_image(args) -> int:
 
     from fer_app.draw import draw_results
     from fer_app.media import load_image
-    from fer_app.pipeline import TOO_SMALL_NOTE
 
     image, notes = load_image(args.path)
     result = _recognizer(args, still=True).analyze_image(image)
@@ -144,7 +143,7 @@ def run_image(args) -> int:
         print(f"{len(result.faces)} face(s) in {Path(args.path).name} ({result.width}x{result.height})")
         for i, face in enumerate(result.faces, 1):
             x, y, w, h = face.box
-            reading = f"{face.emotion:<8} {face.confidence:5.0%}" if face.readable else face.note or TOO_SMALL_NOTE
+            reading = f"{face.emotion:<8} {face.confidence:5.0%}" if face.readable else face.unread_note
             print(f"  {i}. {reading}  box x={x} y={y} w={w} h={h}")
         if args.out:
             print(f"annotated image: {args.out}")

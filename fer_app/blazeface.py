@@ -227,19 +227,25 @@ def shared_interpreter(config: ModelConfig, use: tuple) -> _Interpreter:
         return _INTERPRETERS[key]
 
 
+def _on_canvas(image: np.ndarray, w: int, h: int, canvas_h: int, canvas_w: int) -> np.ndarray:
+    """The image resized to w x h as RGB (a grey image as 3 equal channels), top-left on a black
+    canvas_h x canvas_w canvas."""
+    small = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA if w < image.shape[1] else cv2.INTER_LINEAR)
+    if small.ndim == 2:
+        small = cv2.cvtColor(small, cv2.COLOR_GRAY2RGB)
+    canvas = np.zeros((canvas_h, canvas_w, 3), np.uint8)
+    canvas[:h, :w] = small
+    return canvas
+
+
 def _letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, float]:
-    """The image scaled to fit a `size` square (top-left, black padding) as RGB (a grey image as
-    3 equal channels), and the side of the square in the image's pixels."""
+    """The image scaled to fit a `size` square (top-left, black padding) as RGB, and the side of
+    the square in the image's pixels."""
     height, width = image.shape[:2]
     side = max(height, width)
     k = size / side
     w, h = max(1, round(width * k)), max(1, round(height * k))
-    small = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR)
-    if small.ndim == 2:
-        small = cv2.cvtColor(small, cv2.COLOR_GRAY2RGB)
-    square = np.zeros((size, size, 3), np.uint8)
-    square[:h, :w] = small
-    return square, float(side)
+    return _on_canvas(image, w, h, size, size), float(side)
 
 
 class BlazeFaceDetector:
@@ -380,11 +386,7 @@ class BlazeFaceDetector:
             grey = cv2.copyMakeBorder(grey, pad, pad, pad, pad, cv2.BORDER_REFLECT)
         height, width = grey.shape[:2]
         w, h = max(16, round(width * k)), max(16, round(height * k))
-        small = cv2.resize(grey, (w, h), interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR)
-        if small.ndim == 2:
-            small = cv2.cvtColor(small, cv2.COLOR_GRAY2RGB)
-        padded = np.zeros((-(-h // 16) * 16, -(-w // 16) * 16, 3), np.uint8)  # the model's grid
-        padded[:h, :w] = small
+        padded = _on_canvas(grey, w, h, -(-h // 16) * 16, -(-w // 16) * 16)  # sides on the model's grid
         boxes, scores = shared_interpreter(SHORT_RANGE, ("sweep", count, reflect)).run(padded, threshold)
         # Boxes under 24 px at the model's scale are mostly chins and shirt folds (none of the set's
         # faces was found only at that size).

@@ -59,9 +59,14 @@ class Face:
         return self.probabilities is not None
 
     @property
+    def unread_note(self) -> str:
+        """Why a face is not read (a face built without a note is one too small)."""
+        return self.note or TOO_SMALL_NOTE
+
+    @property
     def short_note(self) -> str:
         """A word or two for a face not read, to draw on the picture."""
-        return SHORT_NOTES.get(self.note or TOO_SMALL_NOTE, "not read")
+        return SHORT_NOTES.get(self.unread_note, "not read")
 
     @property
     def emotion(self) -> str | None:
@@ -83,7 +88,7 @@ class Face:
             else {name: round(float(p), 4) for name, p in zip(EMOTIONS, self.probabilities)},
         }
         if self.probabilities is None:
-            d["note"] = self.note or TOO_SMALL_NOTE
+            d["note"] = self.unread_note
         if self.track_id is not None:
             d["track_id"] = int(self.track_id)
         return d

@@ -10,7 +10,6 @@ import streamlit as st
 from fer_app.draw import draw_results
 from fer_app.errors import FerError
 from fer_app.media import load_image
-from fer_app.pipeline import TOO_SMALL_NOTE
 from fer_app.ui.charts import probability_chart
 from fer_app.ui.common import MAX_PHOTO_MB, PHOTO_TYPES, accurate_mode_chosen, new_recognizer, too_large
 
@@ -52,7 +51,7 @@ def render_photo_tab() -> None:
     for i, face in enumerate(result.faces):
         with columns[i % len(columns)]:
             if not face.readable:
-                st.caption(f"Face {i + 1}: {face.note or TOO_SMALL_NOTE}")
+                st.caption(f"Face {i + 1}: {face.unread_note}")
                 continue
             title = f"Face {i + 1}: {face.emotion} {face.confidence:.0%}"
             st.plotly_chart(
