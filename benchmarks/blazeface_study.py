@@ -14,7 +14,10 @@ a mirrored border of m times its shorter side, which completes faces cut by the 
 quarter: 1.6-1.8x the time of the two sweeps that replaced them; RESULTS.md, "BlazeFace sweeps".)
 The full-range model always runs on the whole frame at MediaPipe's 0.6; with "border", also on the
 frame with a replicated border of a quarter of its side. The threshold named is the sweeps'.
-Run: python benchmarks/blazeface_study.py [--quick]   (times quoted only from a run under flock -x)
+"zoom z" lets the sweeps enlarge the frame up to z. "check": boxes scored from 0.5 (or as named) up to
+the thresholds are kept where a second detector (dlib's HOG, or OpenCV's alt2 cascade) finds a face
+around them (fer_app.detect.FaceCheck).
+Run: python benchmarks/blazeface_study.py [--quick] [--only TEXT...]   (times quoted only from a run under flock -x)
 """
 
 from __future__ import annotations
@@ -44,14 +47,29 @@ CONFIGS = {
     "border + sweeps 2, 3": {**BORDER, "sweeps": ((2, 0), (3, 0)), "sweep_threshold": 0.7},
     "border + sweeps 2+m.10, 3+m.10": {**BORDER, "sweeps": ((2, 0.1), (3, 0.1)), "sweep_threshold": 0.7},
     "border + sweeps 2+m.10, 3": {**BORDER, "sweeps": ((2, 0.1), (3, 0)), "sweep_threshold": 0.7},
-    "border + sweeps 2+m.15, 3 (video, live)": {**BORDER, "sweeps": ((2, 0.15), (3, 0)), "sweep_threshold": 0.7},
+    "border + sweeps 2+m.15, 3 (video, live, unchecked)": {**BORDER, "sweeps": ((2, 0.15), (3, 0)), "sweep_threshold": 0.7},
     "border + sweeps 2+m.25, 3": {**BORDER, "sweeps": ((2, 0.25), (3, 0)), "sweep_threshold": 0.7},
     "border + sweeps 2+m.15, 3+m.15": {**BORDER, "sweeps": ((2, 0.15), (3, 0.15)), "sweep_threshold": 0.7},
     "border + sweeps 2+m.15, 4": {**BORDER, "sweeps": ((2, 0.15), (4, 0)), "sweep_threshold": 0.7},
     "border + sweeps 2+m.15, 5": {**BORDER, "sweeps": ((2, 0.15), (5, 0)), "sweep_threshold": 0.7},
     "border + sweeps 2+m.15, 3+m.15, 4": {**BORDER, "sweeps": ((2, 0.15), (3, 0.15), (4, 0)), "sweep_threshold": 0.7},
-    "border + sweeps 2+m.15, 3+m.15, 5 (photos)": {**BORDER, "sweeps": ((2, 0.15), (3, 0.15), (5, 0)), "sweep_threshold": 0.7},
+    "border + sweeps 2+m.15, 3+m.15, 5 (photos, before the check)": {**BORDER, "sweeps": ((2, 0.15), (3, 0.15), (5, 0)), "sweep_threshold": 0.7},
     "border + sweeps 2+m.10, 3+m.10, 5": {**BORDER, "sweeps": ((2, 0.1), (3, 0.1), (5, 0)), "sweep_threshold": 0.7},
+    "border + sweeps 2+m.15, 3+m.15, 5, zoom 1.5": {**BORDER, "sweeps": ((2, 0.15), (3, 0.15), (5, 0)), "sweep_threshold": 0.7, "max_zoom": 1.5},
+    "border + sweeps 2+m.15, 5+m.10, zoom 1.5": {**BORDER, "sweeps": ((2, 0.15), (5, 0.1)), "sweep_threshold": 0.7, "max_zoom": 1.5},
+}
+PHOTOS = {**BORDER, "sweeps": ((2, 0.15), (5, 0.1)), "sweep_threshold": 0.7, "max_zoom": 1.5}
+VIDEO = {**BORDER, "sweeps": ((2, 0.15), (3, 0)), "sweep_threshold": 0.7}
+# label -> (settings, second opinion: "dlib" or "alt2", the score from which it is asked)
+CHECKED = {
+    "border + sweeps 2+m.15, 3+m.15, 5, dlib check": ({**BORDER, "sweeps": ((2, 0.15), (3, 0.15), (5, 0)), "sweep_threshold": 0.7}, "dlib", 0.5),
+    "border + sweeps 2+m.15, 3+m.15, 5, zoom 1.5, dlib check": (CONFIGS["border + sweeps 2+m.15, 3+m.15, 5, zoom 1.5"], "dlib", 0.5),
+    "border + sweeps 2+m.15, 5+m.10, zoom 1.5, alt2 check": (PHOTOS, "alt2", 0.5),
+    "border + sweeps 2+m.15, 5+m.10, zoom 1.5, dlib check (photos)": (PHOTOS, "dlib", 0.5),
+    "border + sweeps 2+m.15, 5+m.10, zoom 1.5, dlib check from 0.4": (PHOTOS, "dlib", 0.4),
+    "border + sweeps 2+m.15, 3, alt2 check": (VIDEO, "alt2", 0.5),
+    "border + sweeps 2+m.15, 3, dlib check (video, live)": (VIDEO, "dlib", 0.5),
+    "border + sweeps 2+m.15, 3, dlib check from 0.4": (VIDEO, "dlib", 0.4),
 }
 
 
@@ -85,8 +103,16 @@ def score(det, photos, clips, colour: bool) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="1 s clips, few repetitions")
+    ap.add_argument("--only", nargs="+", metavar="TEXT", help="only the configurations whose label contains one of these")
     args = ap.parse_args(argv)
     from fer_app.blazeface import BlazeFaceDetector
+    from fer_app.detect import FaceCheck
+
+    configs = {label: (lambda s=settings: BlazeFaceDetector(**s)) for label, settings in CONFIGS.items()}
+    for label, (settings, check, start) in CHECKED.items():
+        configs[label] = lambda s=settings, c=check, f=start: BlazeFaceDetector(**s, confirm=FaceCheck(use_dlib=c == "dlib"), confirm_from=f)
+    if args.only:
+        configs = {k: v for k, v in configs.items() if any(o in k for o in args.only)}
 
     cv2.setNumThreads(1)
     photos = detection_set.photos()
@@ -96,8 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     big = [cv2.cvtColor(p.image, cv2.COLOR_BGR2GRAY) for p in photos if p.image.shape[1] == 1024][:4]
     print(f"{len(photos)} photos ({sum(len(p.truth) for p in photos)} faces), {sum(len(c.frames) for c in clips)} clip frames; one thread")
     print(f"{'configuration':<44} {'input':<6} {'recall':>6} {'prec.':>6} {'false':>5} {'frontal':>7} {'turned':>6} {'cut':>5} {'false/fr':>8} {'640x480 ms':>10} {'1024px ms':>9}")
-    for label, settings in CONFIGS.items():
-        det = BlazeFaceDetector(**settings)
+    for label, make in configs.items():
+        det = make()
         times = f"{p50_ms_over(det.detect, [four], reps):>10.1f} {p50_ms_over(det.detect, big, max(2, reps // 3)):>9.1f}"
         for colour in (False, True) if label.startswith("full range, 0.6") or "(video, live)" in label else (False,):
             r = score(det, photos, clips, colour)

@@ -25,6 +25,7 @@ import importlib.util
 import os
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,12 +121,14 @@ def _iou_with(box: np.ndarray, others: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area + areas - inter, 1e-9)
 
 
-def weighted_nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> list[tuple[np.ndarray, float]]:
+def weighted_nms(boxes: np.ndarray, scores: np.ndarray, iou: float, sure: np.ndarray | None = None) -> list[tuple[np.ndarray, float, bool]]:
     """One box per face: the best-scoring box and every box overlapping it by more than `iou`
     are merged into their score-weighted mean (MediaPipe's "weighted" suppression, steadier
-    from frame to frame than keeping the single best box)."""
+    from frame to frame than keeping the single best box). Each comes with its best score and
+    whether any of its boxes is `sure` (all are, by default)."""
     order = np.argsort(-scores)
     boxes, scores = boxes[order], scores[order]
+    sure = np.ones(len(scores), bool) if sure is None else sure[order]
     out = []
     remaining = np.arange(len(scores))
     while len(remaining):
@@ -133,7 +136,7 @@ def weighted_nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> list[tupl
         overlap = _iou_with(boxes[best], boxes[remaining]) > iou
         group = remaining[overlap]
         weights = scores[group][:, None]
-        out.append(((boxes[group] * weights).sum(axis=0) / weights.sum(), float(scores[best])))
+        out.append(((boxes[group] * weights).sum(axis=0) / weights.sum(), float(scores[best]), bool(sure[group].any())))
         remaining = remaining[~overlap]
     return out
 
@@ -263,8 +266,11 @@ class BlazeFaceDetector:
                        frame first gets a mirrored border of `reflect` times its shorter side, so
                        that a face cut by the frame's edge is completed by its mirror image
       sweep_threshold  score for the short-range model
+      confirm          a second opinion, `confirm(grey, box) -> bool`: a face scored from
+                       `confirm_from` up to its model's threshold is kept only when it says yes
+                       (None: such faces are dropped)
       nms_iou, min_face (boxes smaller than this, in frame pixels, are dropped)
-    `min_neighbors` maps the app's 1-10 strictness slider onto both thresholds, 0.05 a step (5: as
+    `min_neighbors` maps the app's 1-10 strictness slider onto all three scores, 0.05 a step (5: as
     configured).
 
     Boxes cover brow to mouth, a little less than FER2013's framing: `margin` widens the crop.
@@ -278,6 +284,8 @@ class BlazeFaceDetector:
         sweeps: tuple[tuple[float, float], ...] = (),
         sweep_threshold: float = 0.5,
         max_zoom: float = 1.0,
+        confirm: Callable[[np.ndarray, Box], bool] | None = None,
+        confirm_from: float = 0.5,
         nms_iou: float = 0.3,
         min_face: int = 0,
         margin: float | None = None,
@@ -287,6 +295,8 @@ class BlazeFaceDetector:
         self.sweeps = sweeps
         self.sweep_threshold = sweep_threshold
         self.max_zoom = max_zoom
+        self.confirm = confirm
+        self.confirm_from = confirm_from
         self.nms_iou = nms_iou
         self.min_face = min_face
         self.margin = margin
@@ -311,18 +321,20 @@ class BlazeFaceDetector:
     def min_neighbors(self, value: int) -> None:
         self._strictness = (int(value) - 5) * 0.05
 
-    def _thresholds(self) -> tuple[float, float]:
-        return (
-            float(np.clip(self.threshold + self._strictness, 0.05, 0.99)),
-            float(np.clip(self.sweep_threshold + self._strictness, 0.05, 0.99)),
-        )
+    def _thresholds(self) -> tuple[float, float, float]:
+        """The full-range and short-range thresholds, and the score from which a box is worth a second
+        opinion (above both when there is none)."""
+        full, sweep = (float(np.clip(t + self._strictness, 0.05, 0.99)) for t in (self.threshold, self.sweep_threshold))
+        doubt = float(np.clip(self.confirm_from + self._strictness, 0.05, 0.99)) if self.confirm else 1.0
+        return full, sweep, doubt
 
     def detect(self, grey: np.ndarray) -> list[Box]:
         height, width = grey.shape[:2]
-        full_threshold, sweep_threshold = self._thresholds()
-        found: list[tuple[np.ndarray, np.ndarray]] = []
+        full_threshold, sweep_threshold, doubt = self._thresholds()
+        found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         for border in self.borders:
-            found.append(self._run_bordered(grey, border, full_threshold))
+            boxes, scores = self._run_bordered(grey, border, min(full_threshold, doubt))
+            found.append((boxes, scores, scores >= full_threshold))
         # Sweeps that land within MIN_SWEEP_STEP of each other's scale (a frame too small to reach a
         # larger n's scale without enlarging it) run once, at the first one's scale, mirrored if any is.
         sweeps: list[list] = []  # [count, scale, reflect]
@@ -334,8 +346,9 @@ class BlazeFaceDetector:
             else:
                 near[2] = max(near[2], reflect)
         for count, k, reflect in sweeps:
-            found.append(self._sweep(grey, count, k, reflect, sweep_threshold))
-        return self._merge(found, width, height)
+            boxes, scores = self._sweep(grey, count, k, reflect, min(sweep_threshold, doubt))
+            found.append((boxes, scores, scores >= sweep_threshold))
+        return self._merge(found, grey)
 
     def detect_near(self, grey: np.ndarray, box: Box, search: float = 2.5) -> Box | None:
         """The face nearest to `box` in a square `search` times its size around it, by the
@@ -348,11 +361,11 @@ class BlazeFaceDetector:
         x1, y1 = min(width, int(cx + side / 2)), min(height, int(cy + side / 2))
         if x1 - x0 < 16 or y1 - y0 < 16:
             return None
-        _, sweep_threshold = self._thresholds()
+        _, sweep_threshold, _ = self._thresholds()
         boxes, scores = self._run(self._near, grey[y0:y1, x0:x1], x0, y0, sweep_threshold)
         near = [
             b
-            for b in self._merge([(boxes, scores)], width, height)
+            for b in self._merge([(boxes, scores, np.ones(len(scores), bool))], grey)
             if 0.6 * max(w, h) <= max(b[2], b[3]) <= 1.6 * max(w, h)
         ]
         if not near:
@@ -410,13 +423,20 @@ class BlazeFaceDetector:
         padded = cv2.copyMakeBorder(grey, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
         return self._run(self._full, padded, -pad, -pad, threshold)
 
-    def _merge(self, found, width: int, height: int) -> list[Box]:
-        boxes = np.concatenate([b for b, _ in found]) if found else np.zeros((0, 4), np.float32)
-        scores = np.concatenate([s for _, s in found]) if found else np.zeros(0, np.float32)
+    def _merge(self, found, grey: np.ndarray) -> list[Box]:
+        """One box per face from the passes' (boxes, scores, sure); a face no pass is sure of is kept
+        only when `confirm` says yes."""
+        height, width = grey.shape[:2]
+        boxes = np.concatenate([b for b, _, _ in found]) if found else np.zeros((0, 4), np.float32)
+        scores = np.concatenate([s for _, s, _ in found]) if found else np.zeros(0, np.float32)
+        sure = np.concatenate([k for _, _, k in found]) if found else np.zeros(0, bool)
         out = []
-        for (bx0, by0, bx1, by1), _ in weighted_nms(boxes, scores, self.nms_iou):
+        for (bx0, by0, bx1, by1), _, certain in weighted_nms(boxes, scores, self.nms_iou, sure):
             bx0, by0 = max(0, round(float(bx0))), max(0, round(float(by0)))
             bx1, by1 = min(width, round(float(bx1))), min(height, round(float(by1)))
-            if bx1 - bx0 >= 8 and by1 - by0 >= 8 and max(bx1 - bx0, by1 - by0) >= self.min_face:
-                out.append((bx0, by0, bx1 - bx0, by1 - by0))
+            box = (bx0, by0, bx1 - bx0, by1 - by0)
+            if bx1 - bx0 < 8 or by1 - by0 < 8 or max(box[2:]) < self.min_face:
+                continue
+            if certain or (self.confirm is not None and self.confirm(grey, box)):
+                out.append(box)
         return sorted(out)

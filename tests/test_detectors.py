@@ -354,3 +354,66 @@ def test_blazeface_without_its_model_files_falls_back_and_says_how_to_install(mo
         # Streamlit Community Cloud installs requirements.txt only: the sidebar and --help say what stands in.
         assert "blazeface is not installed" in detect.fallback_note() and "using dlib-hog" in detect.fallback_note()
         assert "Streamlit Community Cloud" in detect.fallback_note()
+
+
+@pytest.mark.parametrize("use_dlib", [True, False])
+def test_the_second_opinion_confirms_a_real_face_and_nothing_in_the_coffee(use_dlib):
+    if use_dlib and not detect.detector_available("dlib-hog"):
+        pytest.skip("dlib-bin not installed")
+    check = detect.FaceCheck(use_dlib=use_dlib)
+    assert check.use_dlib is use_dlib
+    grey = preprocess.to_grey(astronaut_bgr())
+    assert check(grey, ASTRONAUT_FACE)
+    assert not check(grey, (300, 300, 110, 112))  # her suit, below the face
+    coffee = preprocess.to_grey(faceless_bgr())
+    h, w = coffee.shape
+    assert not any(check(coffee, (x, y, side, side)) for side in (60, 120) for x in range(0, w - side, side) for y in range(0, h - side, side))
+
+
+@needs_blazeface
+def test_blazeface_keeps_a_doubtful_box_only_when_the_second_opinion_confirms_it():
+    """With every threshold at 0.99, her face (scored about 0.85-0.9) and the mission patch on her suit
+    (scored over 0.5) are doubtful: `confirm` is asked about each box, and decides. The real second
+    opinion keeps her face and drops the patch."""
+    from fer_app.blazeface import BlazeFaceDetector
+
+    grey = preprocess.to_grey(astronaut_bgr())
+    asked = []
+
+    def says(answer):
+        def confirm(image, box):
+            assert image is grey
+            asked.append(box)
+            return answer
+
+        return confirm
+
+    strict = {"threshold": 0.99, "borders": (0.0, 0.25), "sweeps": ((2, 0.15), (3, 0.0)), "sweep_threshold": 0.99}
+    assert BlazeFaceDetector(**strict).detect(grey) == []
+    assert BlazeFaceDetector(**strict, confirm=says(False)).detect(grey) == []
+    face, patch = asked
+    assert detect.iou(face, ASTRONAUT_FACE) > 0.5 and 130 < patch[0] < 160 and patch[1] > 330, asked
+    assert BlazeFaceDetector(**strict, confirm=says(True)).detect(grey) == sorted(asked[2:]) == sorted([face, patch])
+    assert BlazeFaceDetector(**strict, confirm=detect.FaceCheck()).detect(grey) == [face]
+    asked.clear()
+    (box,) = BlazeFaceDetector(**strict, confirm=says(True), confirm_from=0.9).detect(grey)  # the patch scores < 0.9
+    assert detect.iou(box, face) > 0.9 and len(asked) == 1
+    asked.clear()
+    sure = BlazeFaceDetector(threshold=0.6, borders=(0.0, 0.25), sweeps=((2, 0.15), (3, 0.0)), sweep_threshold=0.7, confirm=says(False))
+    assert sure.detect(grey) == [face] and asked == [patch]  # a face a model is sure of needs no second opinion
+    assert detect.make_detector("blazeface", still=True).confirm is not None
+
+
+def test_the_second_opinion_does_not_take_a_larger_shape_for_the_face(monkeypatch):
+    """On the coffee photo at 480x270 (as in the test videos, JPEG-compressed) BlazeFace scores the
+    spoon on the saucer over 0.5, and dlib, at the check's lenient threshold, boxes it 1.5x larger
+    than that box: not the same face, so not a confirmation."""
+    if not detect.detector_available("dlib-hog"):
+        pytest.skip("dlib-bin not installed")
+    coffee = cv2.resize(faceless_bgr(), (480, 270), interpolation=cv2.INTER_AREA)
+    ok, data = cv2.imencode(".jpg", coffee, [cv2.IMWRITE_JPEG_QUALITY, 50])
+    grey = preprocess.to_grey(cv2.imdecode(data, cv2.IMREAD_COLOR))
+    spoon, check = (265, 166, 48, 47), detect.FaceCheck()
+    assert not check(grey, spoon)
+    monkeypatch.setattr(detect, "CHECK_SIZES", (0.0, 10.0))
+    assert check(grey, spoon)
