@@ -193,6 +193,13 @@ class _Interpreter:
     def run(self, rgb: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
         """Boxes (x0, y0, x1, y1) in `rgb`'s pixels and their scores. `rgb`: uint8, the model's
         square, or (short range) any size whose sides are multiples of 16."""
+        raw_boxes, raw_scores = self.raw(rgb)
+        return decode(raw_boxes, raw_scores, anchor_centres(self.config, *rgb.shape[:2]), threshold)
+
+    def raw(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The model's outputs for `rgb`: per anchor 16 numbers (box centre offset and size, then
+        six key points: the eyes, nose tip, mouth centre and ears, as offsets from the anchor) and
+        a score logit."""
         height, width = rgb.shape[:2]
         with self.lock:
             it = self._interpreter
@@ -207,8 +214,7 @@ class _Interpreter:
                 self._scores = next(o["index"] for o in outputs if o["shape"][-1] == 1)
             it.set_tensor(self._input, rgb.astype(np.float32)[None] * (2.0 / 255.0) - 1.0)
             it.invoke()
-            raw_boxes, raw_scores = it.get_tensor(self._boxes), it.get_tensor(self._scores)
-        return decode(raw_boxes, raw_scores, anchor_centres(self.config, height, width), threshold)
+            return it.get_tensor(self._boxes), it.get_tensor(self._scores)
 
 
 _INTERPRETERS: dict[tuple, _Interpreter] = {}
