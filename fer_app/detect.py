@@ -371,7 +371,7 @@ class FaceCheck:
     neighbourhood, with the face at about 100 px: a few milliseconds a box.
 
     On the detection set's photos, BlazeFace boxes scored 0.5 up to its thresholds that dlib confirms
-    brought recall from 0.925 to 0.957 for one false box (docs/detectors.md, "A second opinion").
+    brought recall from 0.925 to 0.957 with no false box (docs/detectors.md, "BlazeFace").
     Safe to share between threads."""
 
     def __init__(self, use_dlib: bool | None = None):
