@@ -84,6 +84,11 @@ CANDIDATES = {
         35, 14, DEFAULT, ENSEMBLE_TEACHES, "68.79% (log.csv)")),
     "resnet_slim continued with the accurate ensemble as teacher (not shipped)": ("runs/slim_consistent", _cpu_run(
         62, 18, "the resnet_slim run above (runs/resnet_slim_kd/best.keras)", ENSEMBLE_TEACHES, "67.96% (log.csv)")),
+    # Issue 16: patient, consistent distillation from cached teacher views (docs/models.md), from scratch.
+    "vgg_fast, 300 epochs on cached teacher views (not shipped)": ("runs/vgg_fast_fkd", _cpu_run(
+        545, 300, "random weights", "on the accurate ensemble's probabilities for 16 cached augmented views of every "
+        "training face (`scripts/distill.sh`: `python -m fer_app teacher-views --views 16`, then `--teacher-views "
+        "--kd-weight 0.9 --ema 0.999`; the EMA weights are validated and saved; best epoch 98)", "67.8-68.1% from epoch 230 to 279 (log.csv; the last epoch is in docs/models.md)")),
 }
 ENSEMBLES = {
     "3 teachers": ["vgg_wide, SGD (teacher)", "vgg_wide, AdamW (teacher)", "resnet, SGD (teacher)"],
