@@ -88,7 +88,7 @@ CANDIDATES = {
     "vgg_fast, 300 epochs on cached teacher views (not shipped)": ("runs/vgg_fast_fkd", _cpu_run(
         545, 300, "random weights", "on the accurate ensemble's probabilities for 16 cached augmented views of every "
         "training face (`scripts/distill.sh`: `python -m fer_app teacher-views --views 16`, then `--teacher-views "
-        "--kd-weight 0.9 --ema 0.999`; the EMA weights are validated and saved; best epoch 98)", "67.8-68.1% from epoch 230 to 279 (log.csv; the last epoch is in docs/models.md)")),
+        "--kd-weight 0.9 --ema 0.999`; the EMA weights are validated and saved; best epoch 98)", "67.99% (epoch 300, EMA weights; 69.27% as an int8 mirror-averaged graph, McNemar p = 0.19 against the default; docs/models.md)")),
 }
 ENSEMBLES = {
     "3 teachers": ["vgg_wide, SGD (teacher)", "vgg_wide, AdamW (teacher)", "resnet, SGD (teacher)"],
